@@ -1,0 +1,145 @@
+"""Glue between Streamlit and mnist_core: session-state keys and process-wide resources.
+
+Everything expensive (the store, the job registry, loaded models, MNIST, evaluations) is
+created once per server process with `st.cache_resource` and shared by every session.
+Per-session choices (which model is active) live in `st.session_state` under the keys below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from mnist_core import settings
+from mnist_core.store import BUNDLED, RunRecord, RunStore, StoreError
+
+ACTIVE_MODEL = "active_model"          # "bundled" or a run id
+TEST_DRAWING = "test_drawing"          # test seam: an RGBA array used instead of the canvas
+
+
+def page_guard() -> None:
+    """First line of every page. Streamlit quirk: with a `pages/` folder present, the first run
+    after a server start that opens a page URL directly (a reload on /train, a shared link)
+    runs that page alone in the old folder mode, skipping streamlit_app.py (no sidebar, no
+    page config). Switch the process to `st.navigation` mode and rerun through the entry point.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    ref: str
+    label: str
+    test_accuracy: float | None
+
+
+@st.cache_resource(show_spinner=False)
+def _store_or_error() -> tuple[RunStore | None, str | None]:
+    try:
+        return RunStore(), None
+    except StoreError as e:
+        return None, str(e)
+
+
+def store() -> RunStore | None:
+    """The run store, or None when the lab home is unusable (the app still runs)."""
+    return _store_or_error()[0]
+
+
+def store_error() -> str | None:
+    return _store_or_error()[1]
+
+
+@st.cache_resource(show_spinner=False)
+def job_registry():
+    from mnist_core.jobs import JobRegistry
+
+    return JobRegistry()
+
+
+@st.cache_resource(show_spinner="Loading MNIST...")
+def mnist():
+    from mnist_core.data import load_mnist
+
+    return load_mnist()
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=8)
+def predictor(ref: str):
+    """A shared, thread-safe Predictor for the model `ref` (loaded once per process)."""
+    from mnist_core.inference import Predictor
+    from mnist_core.model_files import load_checked
+
+    path = settings.BUNDLED_MODEL if ref == BUNDLED else store().model_path(ref)
+    return Predictor(load_checked(path))
+
+
+@st.cache_resource(show_spinner="Evaluating on the 10,000 test images...", max_entries=8)
+def evaluation(ref: str):
+    data = mnist()
+    from mnist_core.evaluation import score
+
+    return score(predictor(ref).probabilities(data.x_test), data.y_test)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def augmentation_preview(preset: str):
+    from mnist_core import charts
+    from mnist_core.models import Augmentation, get_preset
+    from mnist_core.training import augmentation_preview as preview
+
+    images = mnist().x_train[:8]
+    grid = preview(images, get_preset(preset).augmentation or Augmentation())
+    return charts.enlarge(grid, 3)
+
+
+def bundled_card() -> dict:
+    import json
+
+    try:
+        return json.loads(settings.BUNDLED_MODEL_CARD.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def finished_runs() -> list[RunRecord]:
+    s = store()
+    return [r for r in s.list_runs() if r.has_model] if s is not None else []
+
+
+def models() -> list[ModelInfo]:
+    card = bundled_card()
+    found = [ModelInfo(BUNDLED, f"Bundled ({card.get('preset', 'model')})",
+                       card.get("test_accuracy"))]
+    for run in finished_runs():
+        acc = f", {100 * run.test_accuracy:.2f}%" if run.test_accuracy is not None else ""
+        found.append(ModelInfo(run.id, f"{run.preset} · {run.id}{acc}", run.test_accuracy))
+    return found
+
+
+def active_model() -> ModelInfo:
+    available = {m.ref: m for m in models()}
+    return available.get(st.session_state.get(ACTIVE_MODEL, BUNDLED), available[BUNDLED])
+
+
+def set_active_model(ref: str) -> None:
+    """Use as a button's on_click callback: it must run before the picker is drawn."""
+    st.session_state[ACTIVE_MODEL] = ref
+
+
+def model_sidebar() -> None:
+    """The model picker shown on every page; its widget state is the active model."""
+    options = {m.ref: m for m in models()}
+    if st.session_state.get(ACTIVE_MODEL) not in options:
+        st.session_state[ACTIVE_MODEL] = BUNDLED
+    choice = st.sidebar.selectbox("Active model", list(options), key=ACTIVE_MODEL,
+                                  format_func=lambda ref: options[ref].label)
+    accuracy = options[choice].test_accuracy
+    if accuracy is not None:
+        st.sidebar.caption(f"Test accuracy {100 * accuracy:.2f}% on the official MNIST test set.")
+    if store_error():
+        st.sidebar.warning(f"Runs cannot be saved: {store_error()}")

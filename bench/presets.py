@@ -1,0 +1,64 @@
+"""Train presets with their default hyperparameters on full MNIST and print a table.
+
+    MNIST_DATA_DIR=../shared/mnist python bench/presets.py tutorial keras-example fast
+
+Prints, per preset: test accuracy on the official 10,000 test images, wall-clock training time
+(the `train()` call: pipeline, epochs, validation; not TensorFlow's import or data loading),
+seconds per epoch, images per second and parameter count. Nothing else should run meanwhile.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
+
+
+def main() -> None:
+    from mnist_core.models import PRESETS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("presets", nargs="*", default=list(PRESETS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", metavar="FILE", help="also append results as JSON lines here")
+    args = parser.parse_args()
+
+    import_tensorflow_quietly()
+    import tensorflow as tf
+
+    from mnist_core.data import load_mnist
+    from mnist_core.models import parameter_count, resolve_precision
+    from mnist_core.training import TrainConfig, train
+
+    dataset = load_mnist()
+    device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU x{os.cpu_count()}"
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {device} "
+          f"precision={resolve_precision()} tf={tf.__version__}")
+    print("| preset | test accuracy | training time (s) | s/epoch | images/s | epochs | parameters |")
+    print("|---|---|---|---|---|---|---|")
+    for name in args.presets:
+        config = TrainConfig.from_preset(name, seed=args.seed)
+        result = train(config, dataset)
+        per_epoch = result.seconds / config.epochs
+        images_per_s = len(dataset.x_train) * (1 - config.validation_fraction) / per_epoch
+        row = {"preset": name, "test_accuracy": result.test_accuracy, "seconds": result.seconds,
+               "seconds_per_epoch": per_epoch, "images_per_second": images_per_s,
+               "epochs": config.epochs, "parameters": parameter_count(result.model),
+               "device": device}
+        print(f"| {name} | {100 * result.test_accuracy:.2f}% | {result.seconds:.1f} | "
+              f"{per_epoch:.1f} | {images_per_s:.0f} | {config.epochs} | "
+              f"{row['parameters']:,} |", flush=True)
+        if args.json:
+            with open(args.json, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""`python -m mnist_core` — train, evaluate, predict and list runs from a terminal.
+
+Every failure a user can cause prints one line starting with "error:" and exits with code 2;
+tracebacks are for bugs only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from . import settings
+from .data import DataError
+from .model_files import ModelError
+from .preprocess import ImageError
+from .quiet import import_tensorflow_quietly
+from .store import StoreError
+
+USER_ERRORS = (DataError, ModelError, ImageError, StoreError, ValueError, KeyError, OSError)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .models import PRESETS
+
+    p = argparse.ArgumentParser(prog="python -m mnist_core",
+                                description="Train, evaluate and use CNNs on MNIST.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a preset and store the run")
+    t.add_argument("--preset", default="fast", choices=list(PRESETS))
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
+    t.add_argument("--limit", type=int, help="train on the first N images only (quick runs)")
+    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random rotation/zoom/shift of training images (default: the preset's)")
+    t.add_argument("--val-fraction", dest="validation_fraction", type=float)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"])
+    t.add_argument("--data", help="MNIST folder, mnist.npz or Kaggle train.csv")
+    t.add_argument("--export", metavar="FILE.keras",
+                   help="also write the model and a model card (FILE.json) here")
+    t.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+    e = sub.add_parser("evaluate", help="test accuracy and loss of a model")
+    e.add_argument("--model", help="'bundled' (default), a run id, or a .keras file")
+    e.add_argument("--data")
+    e.add_argument("--limit", type=int, help="evaluate on the first N test images only")
+    e.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("predict", help="classify image files")
+    r.add_argument("images", nargs="+", metavar="IMAGE")
+    r.add_argument("--model")
+    r.add_argument("--json", action="store_true", help="one JSON object per line and image")
+
+    s = sub.add_parser("runs", help="list stored training runs")
+    s.add_argument("--json", action="store_true")
+    return p
+
+
+def _progress_line(snap) -> str:
+    width = 24
+    filled = int(width * snap.fraction_done)
+    eta = "--" if snap.eta_seconds is None else f"{snap.eta_seconds:4.0f}s"
+    loss = f"{snap.batch_loss[-1]:.4f}" if snap.batch_loss else "-"
+    acc = f"{snap.batch_accuracy[-1]:.4f}" if snap.batch_accuracy else "-"
+    return (f"\repoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs} "
+            f"[{'#' * filled}{'.' * (width - filled)}] {100 * snap.fraction_done:5.1f}% "
+            f"{snap.images_per_second:6.0f} img/s  ETA {eta}  loss {loss}  acc {acc} ")
+
+
+def cmd_train(args) -> int:
+    from .data import load_mnist
+    from .jobs import TrainingJob
+    from .store import RunStore
+    from .training import TrainConfig
+
+    config = TrainConfig.from_preset(
+        args.preset, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, limit=args.limit, augment=args.augment,
+        validation_fraction=args.validation_fraction, seed=args.seed, precision=args.precision)
+    config.validate()
+    store = RunStore()
+    dataset = load_mnist(args.data)
+    job = TrainingJob(config, dataset, store).start()
+    # First Ctrl-C: stop cleanly at the next batch and keep the best weights.
+    signal.signal(signal.SIGINT, lambda *_: (job.stop(), print("\nstopping...", file=sys.stderr)))
+    interactive = sys.stderr.isatty()
+    last_epoch = -1
+    while not job.join(timeout=0.5):
+        snap = job.snapshot()
+        if interactive:
+            print(_progress_line(snap), end="", file=sys.stderr, flush=True)
+        elif snap.epoch != last_epoch and snap.history:
+            last_epoch = snap.epoch
+            h = snap.history[-1]
+            print(f"epoch {h['epoch']}/{snap.epochs}: loss {h.get('loss', 0):.4f} "
+                  f"acc {h.get('accuracy', 0):.4f} val_loss {h.get('val_loss', float('nan')):.4f}"
+                  f" val_acc {h.get('val_accuracy', float('nan')):.4f}", file=sys.stderr)
+    snap = job.snapshot()
+    if interactive:
+        print(_progress_line(snap), file=sys.stderr)
+    if snap.status == "failed":
+        raise ValueError(f"training failed: {snap.error}")
+    record = job.record
+    if args.export:
+        _export(job, Path(args.export), args)
+    result = {"run_id": record.id, "status": record.status, "preset": config.preset,
+              "test_accuracy": record.test_accuracy, "test_loss": record.test_loss,
+              "seconds": round(record.seconds or 0, 1), "model_file": str(store.model_path(record.id))
+              if record.has_model else None}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        acc = "n/a" if record.test_accuracy is None else f"{record.test_accuracy:.4f}"
+        print(f"run {record.id}: {record.status}, test accuracy {acc}, "
+              f"{record.seconds:.1f} s; model {result['model_file']}")
+    return 0
+
+
+def _export(job, path: Path, args) -> None:
+    from .model_files import save_atomic
+    from .models import parameter_count
+
+    if path.suffix != ".keras":
+        raise ValueError("--export needs a file name ending in .keras")
+    save_atomic(job.result.model, path)
+    card = {"run_id": job.record.id, "preset": job.config.preset, "config": job.config.to_dict(),
+            "test_accuracy": job.record.test_accuracy, "test_loss": job.record.test_loss,
+            "training_seconds": round(job.record.seconds, 1), "data_source": job.result.data_source,
+            "parameters": parameter_count(job.result.model),
+            "trained_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "command": "python -m mnist_core " + " ".join(sys.argv[1:])}
+    path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+
+
+def _load_model(ref):
+    from .model_files import load_checked
+    from .store import RunStore
+
+    path, name = RunStore().resolve_model(ref)
+    return load_checked(path), name
+
+
+def cmd_evaluate(args) -> int:
+    from .data import load_mnist
+    from .evaluation import evaluate
+
+    model, name = _load_model(args.model)
+    dataset = load_mnist(args.data)
+    if dataset.x_test is None:
+        raise DataError(f"{dataset.source} has no labelled test set to evaluate on")
+    x, y = dataset.x_test, dataset.y_test
+    if args.limit:
+        x, y = x[:args.limit], y[:args.limit]
+    started = time.perf_counter()
+    result = evaluate(model, x, y)
+    out = {"model": name, "test_accuracy": result.accuracy, "test_loss": result.loss,
+           "images": int(len(y)), "errors": int((result.predictions != y).sum()),
+           "seconds": round(time.perf_counter() - started, 3), "data_source": dataset.source}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{name}: test accuracy {result.accuracy:.4f} ({out['errors']} errors in "
+              f"{out['images']}), loss {result.loss:.4f}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .evaluation import predict_probabilities
+    from .preprocess import read_image_file, to_mnist
+
+    model, _ = _load_model(args.model)
+    failures = 0
+    for path in args.images:
+        try:
+            prepared = to_mnist(read_image_file(path))
+        except ImageError as e:
+            failures += 1
+            print(f"error: {e}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"path": path, "digit": None, "probabilities": None,
+                                  "error": str(e)}))
+            continue
+        if prepared.empty:
+            digit, probs, conf = None, None, None
+        else:
+            probs = [round(float(p), 6) for p in predict_probabilities(model, prepared.batch())[0]]
+            digit = int(max(range(10), key=probs.__getitem__))
+            conf = probs[digit]
+        if args.json:
+            print(json.dumps({"path": path, "digit": digit, "confidence": conf,
+                              "probabilities": probs, "empty_reason": prepared.reason}))
+        elif digit is None:
+            print(f"{path}: no digit ({prepared.reason})")
+        else:
+            print(f"{path}: {digit} ({100 * conf:.1f}%)")
+    return 2 if failures else 0
+
+
+def cmd_runs(args) -> int:
+    from .store import RunStore
+
+    runs = RunStore().list_runs()
+    if args.json:
+        for run in runs:
+            print(json.dumps({"id": run.id, "preset": run.preset, "status": run.status,
+                              "test_accuracy": run.test_accuracy, "seconds": run.seconds,
+                              "created_at": run.created_at, "has_model": run.has_model}))
+        return 0
+    if not runs:
+        print(f"no runs yet in {settings.lab_home()}; start one with: python -m mnist_core train")
+        return 0
+    print(f"{'id':24} {'preset':14} {'status':12} {'test acc':>8} {'seconds':>8}")
+    for run in runs:
+        acc = "" if run.test_accuracy is None else f"{run.test_accuracy:.4f}"
+        secs = "" if run.seconds is None else f"{run.seconds:.0f}"
+        print(f"{run.id:24} {run.preset:14} {run.status:12} {acc:>8} {secs:>8}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command != "runs":
+        import_tensorflow_quietly()
+    handler = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+               "runs": cmd_runs}[args.command]
+    try:
+        return handler(args)
+    except USER_ERRORS as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,83 @@
+"""Classifying one drawing at a time, fast and from many threads at once.
+
+One `Predictor` per loaded model is shared by every browser session of a server. Its compiled
+functions have a fixed input signature, so TensorFlow traces them once and every later call
+is a plain graph execution, which is safe to run concurrently.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .preprocess import Prepared, to_mnist
+
+
+@dataclass(frozen=True)
+class Prediction:
+    prepared: Prepared                      # the 28x28 image the network saw (or empty)
+    probabilities: np.ndarray | None        # (10,) float32
+    saliency: np.ndarray | None             # (28, 28) in [0, 1]: pixels that drove the answer
+
+    @property
+    def digit(self) -> int | None:
+        return None if self.probabilities is None else int(self.probabilities.argmax())
+
+    @property
+    def confidence(self) -> float | None:
+        return None if self.probabilities is None else float(self.probabilities.max())
+
+
+class Predictor:
+    def __init__(self, model) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        spec = tf.TensorSpec((None, 28, 28, 1), tf.float32)
+        self._probabilities = tf.function(lambda x: model(x, training=False),
+                                          input_signature=[spec])
+
+        @tf.function(input_signature=[spec])
+        def saliency(x):
+            # Gradient of the winning class' probability with respect to each input pixel.
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                probs = model(x, training=False)
+                top = tf.reduce_max(probs, axis=1)
+            return probs, tape.gradient(top, x)
+
+        self._saliency = saliency
+        self._first_conv = _first_conv_model(model)
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28, 1) -> (N, 10)."""
+        return self._probabilities(np.asarray(images, np.float32)).numpy()
+
+    def classify(self, image: np.ndarray, with_saliency: bool = True) -> Prediction:
+        """Any canvas/image array -> the prediction, or an empty result if nothing is drawn."""
+        prepared = to_mnist(image)
+        if prepared.empty:
+            return Prediction(prepared, None, None)
+        if not with_saliency:
+            return Prediction(prepared, self.probabilities(prepared.batch())[0], None)
+        probs, grad = self._saliency(prepared.batch())
+        # Raw gradients are speckled; a light blur shows regions rather than single pixels.
+        heat = cv2.GaussianBlur(np.abs(grad.numpy()[0, :, :, 0]), (3, 3), 0.8)
+        heat = heat / heat.max() if heat.max() > 0 else heat
+        return Prediction(prepared, probs.numpy()[0], heat.astype(np.float32))
+
+    def feature_maps(self, prepared: Prepared) -> np.ndarray | None:
+        """The first convolution's outputs (H, W, channels) for a drawing, or None."""
+        if self._first_conv is None or prepared.empty:
+            return None
+        return np.asarray(self._first_conv(prepared.batch(), training=False))[0]
+
+
+def _first_conv_model(model):
+    import keras
+
+    conv = next((layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)), None)
+    if conv is None:
+        return None
+    return keras.Model(model.inputs, conv.output)

@@ -1,0 +1,121 @@
+"""Training in a background thread, recorded in the store, one job at a time per process.
+
+The thread never touches any UI: it only updates its `Progress`, which viewers (the app's
+fragments, the CLI's progress bar) read through `snapshot()`.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from .data import Dataset
+from .store import RunRecord, RunStore
+from .training import Progress, Snapshot, TrainConfig, train
+
+
+class JobBusy(Exception):
+    """A training job is already running on this server."""
+
+
+class _RecordingProgress(Progress):
+    """Progress that also writes each finished epoch to the store, so a killed run keeps
+    its curves up to the last complete epoch."""
+
+    def __init__(self, store: RunStore | None) -> None:
+        super().__init__()
+        self.store = store
+
+    def end_epoch(self, record: dict) -> None:
+        super().end_epoch(record)
+        snap = self.snapshot()
+        if self.store is not None and snap.run_id:
+            self.store.record_history(snap.run_id, snap.history)
+
+
+class TrainingJob:
+    def __init__(self, config: TrainConfig, data: Dataset | Callable[[], Dataset],
+                 store: RunStore | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.progress = _RecordingProgress(store)
+        self.record: RunRecord | None = None
+        self.result = None
+        self._data = data
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"train-{config.preset}",
+                                        daemon=True)
+
+    def start(self) -> "TrainingJob":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask training to end at the next batch; the best weights so far are kept."""
+        self._stop.set()
+        if self.progress.snapshot().status in ("pending", "running"):
+            self.progress.update(status="stopping")
+
+    def snapshot(self) -> Snapshot:
+        return self.progress.snapshot()
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def active(self) -> bool:
+        return self._thread.is_alive() or self.snapshot().status == "pending"
+
+    def _run(self) -> None:
+        run_id = None
+        try:
+            dataset = self._data() if callable(self._data) else self._data
+            self.config.validate()
+            if self.store is not None:
+                run_id = self.store.create_run(self.config.to_dict(), dataset.source)
+                self.progress.update(run_id=run_id)
+            result = train(self.config, dataset, self.progress, self._stop)
+            if self.store is not None:
+                self.record = self.store.finish_run(
+                    run_id, status=result.status, history=result.history, model=result.model,
+                    test_accuracy=result.test_accuracy, test_loss=result.test_loss,
+                    seconds=result.seconds)
+                status, error = self.record.status, self.record.error
+            else:
+                status, error = result.status, None
+            self.result = result
+            self.progress.finish(status, error=error, test_accuracy=result.test_accuracy,
+                                 test_loss=result.test_loss)
+        except Exception as e:  # reported to every viewer; the process carries on
+            message = str(e) or type(e).__name__
+            if run_id is not None:
+                try:
+                    self.record = self.store.finish_run(
+                        run_id, status="failed", history=self.snapshot().history, error=message)
+                except Exception:
+                    pass  # the store itself is broken: the message below still reaches users
+            self.progress.finish("failed", error=message)
+
+
+class JobRegistry:
+    """At most one training job per server process, shared by every browser session."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._job: TrainingJob | None = None
+
+    @property
+    def current(self) -> TrainingJob | None:
+        return self._job
+
+    def start(self, config: TrainConfig, data: Dataset | Callable[[], Dataset],
+              store: RunStore | None) -> TrainingJob:
+        config.validate()
+        with self._lock:
+            if self._job is not None and self._job.active:
+                snap = self._job.snapshot()
+                raise JobBusy(f"a '{self._job.config.preset}' training is already running "
+                              f"(epoch {snap.epoch + 1}/{snap.epochs}); stop it or wait for it "
+                              "to finish")
+            self._job = TrainingJob(config, data, store).start()
+            return self._job

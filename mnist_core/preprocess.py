@@ -1,0 +1,155 @@
+"""Turning a drawing or a photo of a digit into the 28x28 image an MNIST network expects.
+
+MNIST digits were size-normalised to fit a 20x20 box (aspect ratio kept, anti-aliased), then
+placed in a 28x28 field so that their centre of mass sits at the centre. We do the same to
+whatever the user gives us, because a network only recognises digits that look like what it
+was trained on: resizing a whole 280x280 canvas to 28x28 shrinks small or off-centre digits
+into shapes it never saw.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MNIST_BOX = 20          # the longer side of the digit, in pixels, as in MNIST
+MNIST_FIELD = 28
+INK_THRESHOLD = 0.25    # ink level that counts for the bounding box (ignores faint noise)
+
+
+class ImageError(Exception):
+    """The input cannot be read as an image."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The network's view of a drawing: `image` is (28, 28) float32 in [0, 1] with white ink
+    on black, or None when nothing usable was drawn (`empty`, with the `reason`)."""
+
+    image: np.ndarray | None
+    reason: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.image is None
+
+    def batch(self) -> np.ndarray:
+        """(1, 28, 28, 1), ready for `model(...)`."""
+        if self.image is None:
+            raise ValueError("an empty drawing has nothing to classify")
+        return self.image.reshape(1, MNIST_FIELD, MNIST_FIELD, 1)
+
+
+def _to_unit_float(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.bool_:
+        return arr.astype(np.float32)
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / 65535.0
+    if np.issubdtype(arr.dtype, np.floating):
+        arr = np.nan_to_num(arr.astype(np.float32))
+        return arr if arr.max(initial=0) <= 1.0 else np.clip(arr / 255.0, 0, 1)
+    if np.issubdtype(arr.dtype, np.integer):
+        return np.clip(arr.astype(np.float32) / 255.0, 0, 1)
+    raise ImageError(f"unsupported pixel type {arr.dtype}")
+
+
+def ink_map(image: np.ndarray) -> np.ndarray:
+    """Any grey/RGB/RGBA array -> (H, W) float32 where 1 is ink and 0 is background.
+
+    Transparency wins when present (a canvas or PNG with a transparent background: ink is what
+    is opaque). Otherwise the polarity is detected: the background is the median colour, since
+    a digit covers far less than half of its picture, and ink is what differs from it.
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise ImageError(f"expected a grey, RGB or RGBA image, got an array of shape {arr.shape}")
+    if min(arr.shape[:2]) < 1:
+        raise ImageError("the image has no pixels")
+    arr = _to_unit_float(arr)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        alpha = arr[:, :, 3]
+        if alpha.min() < 0.99:
+            return alpha
+        arr = arr[:, :, :3]
+    grey = arr if arr.ndim == 2 else arr @ np.array([0.299, 0.587, 0.114], np.float32)
+    background = float(np.median(grey))
+    if background > 0.5:
+        ink = (background - grey) / max(background, 1e-6)
+    else:
+        ink = (grey - background) / max(1.0 - background, 1e-6)
+    return np.clip(ink, 0.0, 1.0).astype(np.float32)
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Typical stroke width in pixels: twice the 90th percentile of the distance from ink to
+    background along the stroke's core."""
+    dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+    core = dist[dist > 0]
+    return float(2 * np.percentile(core, 90)) if core.size else 0.0
+
+
+def to_mnist(image: np.ndarray) -> Prepared:
+    """Crop to the ink, scale its longer side to 20 px (anti-aliased), centre by mass in 28x28."""
+    ink = ink_map(image)
+    mask = ink >= INK_THRESHOLD
+    if not mask.any():
+        return Prepared(None, "nothing drawn")
+    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    height, width = y1 - y0, x1 - x0
+    longest = max(height, width)
+    if longest < max(3, 0.03 * max(ink.shape)) or longest < 2.0 * _stroke_width(mask):
+        return Prepared(None, "only a dot or speck: draw a whole digit")
+    if mask.mean() > 0.6:
+        return Prepared(None, "the picture is mostly ink: draw a digit on a plain background")
+    crop = ink[y0:y1, x0:x1]
+    scale = MNIST_BOX / longest
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    # INTER_AREA averages source pixels: the anti-aliasing MNIST's own scaling produced.
+    small = cv2.resize(crop, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1
+                       else cv2.INTER_LINEAR)
+    field = np.zeros((MNIST_FIELD, MNIST_FIELD), np.float32)
+    top, left = (MNIST_FIELD - new_h) // 2, (MNIST_FIELD - new_w) // 2
+    field[top:top + new_h, left:left + new_w] = small
+    mass = field.sum()
+    cy, cx = (np.indices(field.shape) * field).reshape(2, -1).sum(axis=1) / mass
+    shift = np.float32([[1, 0, MNIST_FIELD / 2 - 0.5 - cx], [0, 1, MNIST_FIELD / 2 - 0.5 - cy]])
+    centred = cv2.warpAffine(field, shift, (MNIST_FIELD, MNIST_FIELD), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    peak = centred.max()
+    return Prepared(np.clip(centred / peak if peak > 0 else centred, 0, 1).astype(np.float32))
+
+
+def naive_resize(image: np.ndarray) -> np.ndarray:
+    """The approach we replace, kept for comparison: squash the whole picture to 28x28."""
+    return cv2.resize(ink_map(image), (MNIST_FIELD, MNIST_FIELD), interpolation=cv2.INTER_AREA)
+
+
+def read_image_file(path) -> np.ndarray:
+    """Read any still image file Pillow understands into an array (grey, RGB or RGBA).
+
+    Palette, CMYK, 16-bit and other modes are converted; animated files use their first frame.
+    Decompression bombs and unreadable files raise ImageError.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.seek(0)
+            if img.mode.startswith("I"):  # 16/32-bit grey; 8-bit data saved wide stays 8-bit
+                arr = np.asarray(img, dtype=np.float64)
+                return (arr / (255.0 if arr.max(initial=0) <= 255 else arr.max())).astype(np.float32)
+            if img.mode == "F":
+                arr = np.asarray(img, dtype=np.float32)
+                return arr / max(1.0, float(arr.max()))
+            has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+            return np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{path}: image too large ({e})") from e
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{path}: not a readable image ({type(e).__name__})") from e

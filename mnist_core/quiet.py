@@ -1,0 +1,26 @@
+"""Silence TensorFlow's start-up chatter in the command line.
+
+TensorFlow 2.21 writes oneDNN and CUDA notices straight to file descriptor 2 before its
+logging is configured, so TF_CPP_MIN_LOG_LEVEL cannot hide them. We point descriptor 2 at
+/dev/null while TensorFlow loads and probes for GPUs, then put it back.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def import_tensorflow_quietly() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

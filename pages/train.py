@@ -1,0 +1,105 @@
+"""Train: pick a preset, start a run in the background, watch it live from any browser."""
+import streamlit as st
+
+import app_state
+
+app_state.page_guard()
+from mnist_core import charts
+from mnist_core.models import DEFAULT_PRESET, PRESETS
+
+st.title("Train a network")
+registry, store = app_state.job_registry(), app_state.store()
+
+
+def _set_confirm(value: bool) -> None:
+    st.session_state["confirm_stop"] = value
+
+
+def _stop(job) -> None:
+    job.stop()
+    st.session_state["confirm_stop"] = False
+
+
+@st.fragment(run_every=1.0 if registry.current is not None and registry.current.active else None)
+def live_view() -> None:
+    job = registry.current
+    snap = job.snapshot()
+    if not snap.active and st.session_state.get("watched_active"):
+        st.session_state["watched_active"] = False
+        st.rerun()  # the run just ended: redraw the whole page with its result
+    st.session_state["watched_active"] = snap.active
+    st.subheader(f"{job.config.preset} · {snap.status}")
+    st.progress(snap.fraction_done, text=f"epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}"
+                f", batch {snap.batch}/{snap.batches_per_epoch}")
+    cols = st.columns(4)
+    cols[0].metric("Images / s", f"{snap.images_per_second:,.0f}")
+    cols[1].metric("ETA", "-" if snap.eta_seconds is None else f"{snap.eta_seconds:,.0f} s")
+    cols[2].metric("Elapsed", f"{snap.elapsed_seconds:,.0f} s")
+    last = snap.history[-1] if snap.history else {}
+    cols[3].metric("Validation accuracy",
+                   f"{100 * last['val_accuracy']:.2f}%" if "val_accuracy" in last else "-")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.batch_curves(snap.batch_loss, snap.batch_accuracy,
+                                          snap.batches_per_epoch), key="batch_chart")
+    right.plotly_chart(charts.epoch_curves({"run": snap.history}, "accuracy"), key="epoch_chart")
+    if snap.status == "failed":
+        st.error(f"Training failed: {snap.error}")
+    elif snap.status in ("done", "stopped") and snap.test_accuracy is not None:
+        st.success(f"Run {snap.run_id} {snap.status}: test accuracy "
+                   f"{100 * snap.test_accuracy:.2f}% on the 10,000 official test images.")
+        if snap.run_id and store is not None:
+            st.button("Make it the active model", on_click=app_state.set_active_model,
+                      args=(snap.run_id,), type="primary")
+    if snap.active:
+        if not st.session_state.get("confirm_stop"):
+            st.button("Stop training", icon=":material/stop:", on_click=_set_confirm, args=(True,))
+        else:
+            st.warning("Stop now? The best weights so far are kept and saved.")
+            yes, no = st.columns(2)
+            yes.button("Yes, stop", type="primary", on_click=_stop, args=(job,))
+            no.button("No, keep training", on_click=_set_confirm, args=(False,))
+
+if registry.current is not None:
+    live_view()
+    if registry.current.active:
+        st.stop()
+    st.divider()
+
+st.subheader("New run")
+preset = st.selectbox("Architecture preset", list(PRESETS), index=list(PRESETS).index(DEFAULT_PRESET),
+                      format_func=lambda n: f"{n} — {PRESETS[n].description}")
+p = PRESETS[preset]
+a, b, c = st.columns(3)
+epochs = a.number_input("Epochs", 1, 200, p.epochs)
+batch_size = b.number_input("Batch size", 8, 4096, p.batch_size)
+learning_rate = c.number_input("Learning rate", 1e-5, 1.0, p.learning_rate, format="%.4f")
+a, b, c = st.columns(3)
+size = a.select_slider("Training images", [1000, 3000, 10000, 30000, 60000], 60000,
+                       help="1,000 images and 1 epoch make a 20-second classroom run.")
+val_fraction = b.slider("Validation fraction", 0.05, 0.3, 0.1, 0.05)
+augment = c.toggle("Augmentation (rotate, zoom, shift)", p.augmentation is not None)
+if augment and st.toggle("Preview augmented samples"):
+    st.image(app_state.augmentation_preview(preset), caption="Top: originals; below: augmented")
+source = st.radio("Data", ["Official MNIST", "Upload Kaggle train.csv"], horizontal=True)
+upload = st.file_uploader("Kaggle train.csv", type="csv") if source != "Official MNIST" else None
+
+if st.button("Start training", type="primary", icon=":material/play_arrow:"):
+    from mnist_core.data import DataError, load_kaggle_train
+    from mnist_core.jobs import JobBusy
+    from mnist_core.training import TrainConfig
+
+    config = TrainConfig.from_preset(preset, epochs=int(epochs), batch_size=int(batch_size),
+                                     learning_rate=float(learning_rate), augment=augment,
+                                     validation_fraction=float(val_fraction),
+                                     limit=None if size == 60000 else int(size))
+    try:
+        if source == "Official MNIST":
+            data = app_state.mnist()
+        elif upload is None:
+            raise ValueError("choose a Kaggle train.csv file first")
+        else:
+            data = load_kaggle_train(upload)
+        registry.start(config, data, store)
+        st.rerun()
+    except (ValueError, DataError, JobBusy) as e:
+        st.error(str(e))

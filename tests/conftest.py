@@ -1,0 +1,54 @@
+"""Shared fixtures. MNIST comes from $MNIST_DATA_DIR (CI: ../shared/mnist), never a download."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("MNIST_DATA_DIR", str((ROOT.parent / "shared" / "mnist").resolve()))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(autouse=True)
+def lab_home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own empty lab home: no test sees another's runs."""
+    home = tmp_path / "lab"
+    monkeypatch.setenv("MNIST_LAB_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    from mnist_core.data import load_mnist
+
+    return load_mnist(allow_download=False)
+
+
+@pytest.fixture(scope="session")
+def small_mnist(mnist):
+    """3,000 training and 1,000 test images: enough to learn, quick enough for CI."""
+    from mnist_core.data import Dataset
+
+    return Dataset(mnist.x_train[:3000], mnist.y_train[:3000], mnist.x_test[:1000],
+                   mnist.y_test[:1000], "MNIST subset")
+
+
+@pytest.fixture(scope="session")
+def bundled_model():
+    from mnist_core import settings
+    from mnist_core.model_files import load_checked
+
+    return load_checked(settings.BUNDLED_MODEL)
+
+
+def stroke_canvas(points, width=18, size=280) -> np.ndarray:
+    """A canvas-like RGBA array with one white polyline on black."""
+    import cv2
+
+    grey = np.zeros((size, size), np.uint8)
+    cv2.polylines(grey, [np.array(points, np.int32).reshape(-1, 1, 2)], False, 255, width,
+                  cv2.LINE_AA)
+    return np.dstack([grey, grey, grey, np.full_like(grey, 255)])

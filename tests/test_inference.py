@@ -1,0 +1,73 @@
+import threading
+
+import numpy as np
+
+from mnist_core import charts
+from mnist_core.inference import Predictor
+from mnist_core.synthetic import drawn_digit_accuracy, drawn_digits
+
+
+def test_bundled_model_reaches_its_published_test_accuracy(bundled_model, mnist):
+    from mnist_core.evaluation import evaluate
+
+    assert evaluate(bundled_model, mnist.x_test, mnist.y_test).accuracy >= 0.993
+
+
+def test_bundled_model_reads_synthetic_drawings_far_better_than_naive_resize(bundled_model):
+    result = drawn_digit_accuracy(bundled_model, n=400, seed=123)
+    assert result["ours"] >= 0.98
+    assert result["naive"] < result["ours"] - 0.2
+    assert min(result["per_digit"].values()) >= 0.9
+
+
+def test_classify_gives_digit_probabilities_and_saliency(bundled_model):
+    images, labels = drawn_digits(5, seed=11)
+    predictor = Predictor(bundled_model)
+    for image, label in zip(images, labels):
+        p = predictor.classify(image)
+        assert p.digit == label and abs(p.probabilities.sum() - 1) < 1e-4
+        assert p.saliency.shape == (28, 28) and p.saliency.max() == 1.0
+    maps = predictor.feature_maps(p.prepared)
+    assert maps.ndim == 3 and maps.shape[:2] == (28, 28)
+
+
+def test_empty_canvas_gives_no_prediction(bundled_model):
+    p = Predictor(bundled_model).classify(np.zeros((280, 280, 4), np.uint8))
+    assert p.digit is None and p.probabilities is None and p.prepared.empty
+
+
+def test_concurrent_sessions_get_their_own_answers(bundled_model):
+    """Thirty students at once: every thread must get the answer for its own drawing."""
+    images, labels = drawn_digits(30, seed=21)
+    predictor = Predictor(bundled_model)
+    expected = [predictor.classify(img).digit for img in images]
+    got = [None] * len(images)
+
+    def worker(i):
+        for _ in range(5):
+            got[i] = predictor.classify(images[i]).digit
+            assert got[i] == expected[i]
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == expected and np.mean(np.array(expected) == labels) >= 0.9
+
+
+def test_chart_builders():
+    probs = np.full(10, 0.02, np.float32)
+    probs[3] = 0.82
+    bars = charts.probability_bars(probs)
+    assert bars.data[0].marker.color[3] != bars.data[0].marker.color[0]
+    cm = np.eye(10, dtype=np.int64) * 100
+    cm[4, 9] = 7
+    fig = charts.confusion_heatmap(cm, normalise=True)
+    assert fig.data[0].text[4][9] == "6.5%"
+    assert charts.enlarge(np.ones((28, 28)), 4).shape == (112, 112)
+    overlay = charts.saliency_overlay(np.zeros((28, 28)), np.ones((28, 28)), 2)
+    assert overlay.shape == (56, 56, 3) and overlay[..., 0].max() == 255
+    assert charts.feature_grid(np.random.rand(28, 28, 8), columns=4).shape == (2 * 30 * 3, 4 * 30 * 3)
+    curves = charts.epoch_curves({"a": [{"epoch": 1, "loss": 1.0, "val_loss": 1.2}]}, "loss")
+    assert len(curves.data) == 2

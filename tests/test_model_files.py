@@ -1,0 +1,65 @@
+import keras
+import numpy as np
+import pytest
+
+from mnist_core.model_files import ModelError, load_checked, save_atomic
+from mnist_core.models import PRESETS, build_model, parameter_count
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_builds_saves_and_loads_safely(tmp_path, name):
+    model = build_model(name)
+    assert model.output_shape == (None, 10) and parameter_count(model) > 10_000
+    path = save_atomic(model, tmp_path / f"{name}.keras")
+    loaded = load_checked(path)
+    x = np.random.default_rng(0).random((2, 28, 28, 1), dtype=np.float32)
+    np.testing.assert_allclose(loaded(x), model(x), atol=1e-5)
+
+
+def test_mixed_precision_build_computes_in_bfloat16_with_float32_output():
+    model = build_model("fast", "mixed_bfloat16")
+    assert model.layers[0].compute_dtype == "bfloat16"
+    assert model.layers[-1].compute_dtype == "float32"
+    assert keras.config.dtype_policy().name == "float32"  # global policy untouched
+
+
+def test_lambda_layer_is_refused_by_safe_mode(tmp_path):
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Lambda(lambda t: t * 2)(inputs)
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
+    path = tmp_path / "lambda.keras"
+    keras.Model(inputs, outputs).save(path)
+    with pytest.raises(ModelError, match="cannot be loaded safely"):
+        load_checked(path)
+
+
+def test_wrong_shapes_are_refused(tmp_path):
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    model.save(tmp_path / "cifar.keras")
+    with pytest.raises(ModelError, match=r"expects input \(32, 32, 3\)"):
+        load_checked(tmp_path / "cifar.keras")
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(5)])
+    model.save(tmp_path / "five.keras")
+    with pytest.raises(ModelError, match=r"output \(5,\)"):
+        load_checked(tmp_path / "five.keras")
+
+
+def test_truncated_and_garbage_files_are_refused(tmp_path):
+    good = save_atomic(build_model("tutorial"), tmp_path / "good.keras")
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    garbage = tmp_path / "garbage.keras"
+    garbage.write_bytes(b"\x00" * 1000)
+    for path in (truncated, garbage):
+        with pytest.raises(ModelError, match="cannot be loaded safely"):
+            load_checked(path)
+
+
+def test_hdf5_and_missing_files_are_refused(tmp_path):
+    (tmp_path / "old.h5").write_bytes(b"\x89HDF\r\n")
+    with pytest.raises(ModelError, match="only native .keras"):
+        load_checked(tmp_path / "old.h5")
+    with pytest.raises(ModelError, match="not found"):
+        load_checked(tmp_path / "missing.keras")

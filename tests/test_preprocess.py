@@ -1,0 +1,140 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_core.preprocess import ImageError, ink_map, naive_resize, read_image_file, to_mnist
+from tests.conftest import stroke_canvas
+
+SEVEN = [(60, 50), (200, 50), (110, 230)]
+
+
+def test_empty_canvas_is_empty_not_a_prediction():
+    blank = np.zeros((280, 280, 4), np.uint8)
+    blank[..., 3] = 255
+    result = to_mnist(blank)
+    assert result.empty and result.reason == "nothing drawn"
+    with pytest.raises(ValueError):
+        result.batch()
+
+
+def test_transparent_canvas_with_no_ink_is_empty():
+    assert to_mnist(np.zeros((280, 280, 4), np.uint8)).empty
+
+
+@pytest.mark.parametrize("width", [6, 30, 60])
+def test_single_dot_is_a_speck_not_a_digit(width):
+    result = to_mnist(stroke_canvas([(140, 140), (141, 141)], width=width))
+    assert result.empty and "dot" in result.reason
+
+
+def test_fully_filled_canvas_is_refused():
+    full = np.full((280, 280, 4), 255, np.uint8)
+    assert to_mnist(full).empty
+
+
+def test_output_is_mnist_shaped_fitted_and_centred_by_mass():
+    image = to_mnist(stroke_canvas(SEVEN)).image
+    assert image.shape == (28, 28) and image.dtype == np.float32
+    assert image.max() == pytest.approx(1.0) and image.min() >= 0
+    rows, cols = np.nonzero(image > 0.05)
+    assert 19 <= max(np.ptp(rows), np.ptp(cols)) + 1 <= 22        # longer side ~20 px
+    cy, cx = (np.indices(image.shape) * image).reshape(2, -1).sum(1) / image.sum()
+    assert abs(cy - 13.5) < 0.5 and abs(cx - 13.5) < 0.5
+
+
+def test_position_and_size_on_the_canvas_do_not_matter():
+    small_corner = stroke_canvas([(10 + x // 4, 10 + y // 4) for x, y in SEVEN], width=6)
+    big_centre = stroke_canvas(SEVEN, width=24)
+    a, b = to_mnist(small_corner).image, to_mnist(big_centre).image
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.85
+
+
+def test_dark_on_light_gives_the_same_result_as_light_on_dark():
+    light_on_dark = stroke_canvas(SEVEN)[..., :3]
+    dark_on_light = 255 - light_on_dark
+    np.testing.assert_allclose(to_mnist(dark_on_light).image, to_mnist(light_on_dark).image,
+                               atol=1e-5)
+
+
+def test_a_one_drawn_as_a_single_line_keeps_its_aspect():
+    image = to_mnist(stroke_canvas([(140, 30), (140, 250)], width=16)).image
+    rows, cols = np.nonzero(image > 0.3)
+    assert np.ptp(rows) >= 18 and np.ptp(cols) <= 5
+
+
+@pytest.mark.parametrize("array", [
+    np.zeros((5, 5, 2)), np.zeros((4,)), np.zeros((3, 3, 5)), np.zeros((0, 10)),
+], ids=["two-channels", "1d", "five-channels", "no-pixels"])
+def test_unusable_arrays_raise_image_error(array):
+    with pytest.raises(ImageError):
+        to_mnist(array)
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.uint16, 65535), (np.float32, 1.0),
+                                          (np.float64, 255.0), (np.bool_, 1)])
+def test_pixel_types_are_normalised(dtype, scale):
+    grey = stroke_canvas(SEVEN)[..., 0] / 255.0
+    arr = (grey > 0.5) if dtype is np.bool_ else (grey * scale).astype(dtype)
+    result = to_mnist(arr)
+    assert not result.empty and result.image.max() == pytest.approx(1.0)
+
+
+def test_odd_sizes():
+    assert to_mnist(np.zeros((1, 1), np.uint8)).empty
+    tall = np.zeros((500, 30), np.uint8)
+    tall[50:450, 12:18] = 255
+    assert not to_mnist(tall).empty
+
+
+def test_naive_resize_is_kept_for_comparison():
+    assert naive_resize(stroke_canvas(SEVEN)).shape == (28, 28)
+
+
+# --- image files --------------------------------------------------------------------------------
+
+def _save(tmp_path, image: Image.Image, name: str, **kw):
+    path = tmp_path / name
+    image.save(path, **kw)
+    return path
+
+
+@pytest.fixture
+def digit_rgb():
+    return Image.fromarray(255 - stroke_canvas(SEVEN)[..., :3])  # dark ink on white paper
+
+
+@pytest.mark.parametrize("mode, name", [("L", "a.png"), ("RGB", "a.jpg"), ("P", "a.png"),
+                                        ("CMYK", "a.jpg"), ("I;16", "a.png"), ("LA", "a.png")])
+def test_image_file_modes_are_read(tmp_path, digit_rgb, mode, name):
+    path = _save(tmp_path, digit_rgb.convert(mode), name)
+    result = to_mnist(read_image_file(path))
+    assert not result.empty
+
+
+def test_animated_gif_uses_first_frame(tmp_path, digit_rgb):
+    blank = Image.new("RGB", digit_rgb.size, "white")
+    path = _save(tmp_path, digit_rgb, "anim.gif", save_all=True, append_images=[blank])
+    assert not to_mnist(read_image_file(path)).empty
+
+
+def test_transparent_png_without_ink_is_empty(tmp_path):
+    path = _save(tmp_path, Image.new("RGBA", (100, 100), (0, 0, 0, 0)), "clear.png")
+    assert to_mnist(read_image_file(path)).empty
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not an image", b"\x89PNG\r\n\x1a\n trunc"],
+                         ids=["zero-bytes", "text", "truncated-png"])
+def test_non_images_raise_image_error(tmp_path, content):
+    path = tmp_path / "file.png"
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match="not a readable image"):
+        read_image_file(path)
+
+
+def test_file_objects_work_too(digit_rgb):
+    buffer = io.BytesIO()
+    digit_rgb.save(buffer, format="PNG")
+    buffer.seek(0)
+    assert not to_mnist(read_image_file(buffer)).empty

@@ -1,0 +1,111 @@
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from mnist_core.jobs import JobBusy, JobRegistry, TrainingJob
+from mnist_core.store import RunStore
+from mnist_core.training import Progress, TrainConfig, train
+
+
+def test_short_real_training_learns(small_mnist):
+    config = TrainConfig.from_preset("fast", epochs=2, seed=1, validation_fraction=0.1)
+    progress = Progress()
+    result = train(config, small_mnist, progress)
+    snap = progress.snapshot()
+    assert result.status == "done" and len(result.history) == 2
+    assert snap.batch_loss[-1] < snap.batch_loss[0]                   # loss falls
+    assert result.history[1]["loss"] < result.history[0]["loss"]
+    assert result.test_accuracy > 0.85                                # chance is 0.10
+    assert snap.images_per_second > 0 and snap.batches_per_epoch == 22  # ceil(2700 / 128)
+    assert result.model.layers[0].compute_dtype == "float32"          # saved in float32
+
+
+def test_augmented_tutorial_preset_runs_with_its_pipeline(small_mnist):
+    config = TrainConfig.from_preset("tutorial", epochs=1, limit=1000, seed=0)
+    assert config.augment and config.batch_size == 250
+    result = train(config, small_mnist)
+    assert result.status == "done" and result.test_accuracy is not None
+
+
+def test_label_smoothing_preset_trains(small_mnist):
+    result = train(TrainConfig.from_preset("best", epochs=1, limit=600, augment=False),
+                   small_mnist)
+    assert 0 <= result.test_accuracy <= 1
+
+
+def test_stop_ends_at_a_batch_boundary_and_keeps_the_model(small_mnist):
+    config = TrainConfig.from_preset("fast", epochs=50, batch_size=32, seed=0)
+    job = TrainingJob(config, small_mnist, RunStore()).start()
+    deadline = time.monotonic() + 120
+    while job.snapshot().epoch < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.stop()
+    assert job.snapshot().status in ("stopping", "stopped")
+    assert job.join(timeout=120)
+    snap = job.snapshot()
+    assert snap.status == "stopped" and 1 <= snap.epoch < 50
+    record = RunStore().get_run(snap.run_id)
+    assert record.status == "stopped" and record.has_model and record.test_accuracy > 0.5
+    assert len(record.history) >= 1
+
+
+def test_failure_inside_training_is_reported_and_recorded(small_mnist, monkeypatch):
+    import mnist_core.jobs as jobs
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("GPU on fire")
+
+    monkeypatch.setattr(jobs, "train", explode)
+    job = TrainingJob(TrainConfig(), small_mnist, RunStore()).start()
+    job.join(timeout=60)
+    snap = job.snapshot()
+    assert snap.status == "failed" and snap.error == "GPU on fire"
+    assert RunStore().get_run(snap.run_id).status == "failed"
+
+
+def test_data_loading_failure_is_a_failed_job_not_a_crash():
+    def no_data():
+        raise FileNotFoundError("no MNIST here")
+
+    job = TrainingJob(TrainConfig(), no_data, RunStore()).start()
+    job.join(timeout=30)
+    assert job.snapshot().status == "failed" and "no MNIST" in job.snapshot().error
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"epochs": 0}, "epochs"), ({"epochs": -3}, "epochs"), ({"batch_size": 0}, "batch size"),
+    ({"learning_rate": 0.0}, "learning rate"), ({"learning_rate": float("nan")}, "learning rate"),
+    ({"learning_rate": -1.0}, "learning rate"), ({"validation_fraction": 0.9}, "validation"),
+    ({"limit": 5}, "limit"), ({"preset": "nope"}, "unknown preset"),
+])
+def test_bad_hyperparameters_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**overrides).validate()
+
+
+def test_batch_larger_than_data_is_refused(small_mnist):
+    with pytest.raises(ValueError, match="larger than the"):
+        train(TrainConfig(limit=100, batch_size=500), small_mnist)
+
+
+def test_registry_runs_one_job_at_a_time(small_mnist):
+    registry = JobRegistry()
+    first = registry.start(TrainConfig(epochs=30, batch_size=32), small_mnist, None)
+    with pytest.raises(JobBusy, match="already running"):
+        registry.start(TrainConfig(), small_mnist, None)
+    assert registry.current is first
+    first.stop()
+    assert first.join(timeout=120)
+    second = registry.start(TrainConfig(epochs=1, limit=200), small_mnist, None)
+    assert second.join(timeout=120) and second.snapshot().status == "done"
+
+
+def test_snapshot_is_a_copy_safe_to_read_while_training():
+    progress = Progress()
+    progress.begin(epochs=1, batches_per_epoch=10)
+    snap = progress.snapshot()
+    progress.end_batch(0, 1.0, 0.5, 32)
+    assert snap.batch_loss == [] and progress.snapshot().batch_loss == [1.0]
+    assert progress.snapshot().fraction_done == pytest.approx(0.1)
