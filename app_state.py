@@ -17,17 +17,25 @@ ACTIVE_MODEL = "active_model"          # "bundled" or a run id
 TEST_DRAWING = "test_drawing"          # test seam: an RGBA array used instead of the canvas
 
 
-def page_guard() -> None:
-    """First line of every page. Streamlit quirk: with a `pages/` folder present, the first run
-    after a server start that opens a page URL directly (a reload on /train, a shared link)
-    runs that page alone in the old folder mode, skipping streamlit_app.py (no sidebar, no
-    page config). Switch the process to `st.navigation` mode and rerun through the entry point.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
+PAGES = [("streamlit_app.py", "Home", ":material/home:"),
+         ("pages/1_Train.py", "Train", ":material/model_training:"),
+         ("pages/2_Analyze.py", "Analyze", ":material/analytics:"),
+         ("pages/3_Draw.py", "Draw", ":material/draw:")]
 
-    if getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+
+def setup_page() -> None:
+    """First call of every page: page config, our navigation and the model picker.
+
+    Pages use Streamlit's folder convention (pages/), which makes every page URL work on its
+    own (reloads, shared links). Streamlit's automatic sidebar list is switched off in
+    .streamlit/config.toml because it would label the home page "streamlit app".
+    """
+    st.set_page_config(page_title="MNIST CNN Lab", layout="wide",
+                       page_icon=str(settings.ASSETS_DIR / "icon.png"))
+    for path, label, icon in PAGES:
+        st.sidebar.page_link(path, label=label, icon=icon)
+    st.sidebar.divider()
+    model_sidebar()
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def open_page(page: str | None = None) -> AppTest:
 
 
 def test_every_page_renders_without_exception():
-    for page in (None, "pages/train.py", "pages/analyze.py", "pages/draw.py"):
+    for page in (None, "pages/1_Train.py", "pages/2_Analyze.py", "pages/3_Draw.py"):
         at = open_page(page)
         assert at.title, f"{page} has no title"
 
@@ -53,7 +53,7 @@ def test_home_shows_the_active_model_and_its_accuracy():
 
 
 def test_draw_shows_the_hint_on_an_empty_canvas():
-    at = open_page("pages/draw.py")
+    at = open_page("pages/3_Draw.py")
     assert any("Draw a digit" in i.value for i in at.info)
     assert not at.metric  # no prediction without a drawing
     blank = np.zeros((280, 280, 4), np.uint8)
@@ -66,7 +66,7 @@ def test_draw_shows_the_hint_on_an_empty_canvas():
 @pytest.mark.parametrize("seed", [1, 2])
 def test_draw_classifies_a_drawing(seed):
     images, labels = drawn_digits(1, seed=seed)
-    at = open_page("pages/draw.py")
+    at = open_page("pages/3_Draw.py")
     at.session_state[app_state.TEST_DRAWING] = images[0]
     at.run()
     assert not at.exception
@@ -76,7 +76,7 @@ def test_draw_classifies_a_drawing(seed):
 
 def test_draw_saves_a_labelled_drawing():
     images, labels = drawn_digits(1, seed=3)
-    at = open_page("pages/draw.py")
+    at = open_page("pages/3_Draw.py")
     at.session_state[app_state.TEST_DRAWING] = images[0]
     at.run()
     at.button(key="FormSubmitter:feedback-Save drawing").click().run()
@@ -85,7 +85,7 @@ def test_draw_saves_a_labelled_drawing():
 
 
 def test_analyze_shows_metrics_matrix_and_filtered_gallery():
-    at = open_page("pages/analyze.py")
+    at = open_page("pages/2_Analyze.py")
     assert float(at.metric[0].value.rstrip("%")) >= 99.3
     assert at.get("plotly_chart"), "no confusion matrix"
     by_label(at.selectbox, "True digit").set_value(4).run()
@@ -94,7 +94,7 @@ def test_analyze_shows_metrics_matrix_and_filtered_gallery():
 
 
 def test_train_runs_a_tiny_job_and_shows_the_finished_run():
-    at = open_page("pages/train.py")
+    at = open_page("pages/1_Train.py")
     by_label(at.selectbox, "Architecture preset").set_value("fast")
     by_label(at.select_slider, "Training images").set_value(1000)
     by_label(at.number_input, "Epochs").set_value(1)
@@ -115,7 +115,7 @@ def test_two_sessions_share_one_job_and_a_second_start_is_refused():
     from mnist_core.jobs import JobBusy
     from mnist_core.training import TrainConfig
 
-    first = open_page("pages/train.py")
+    first = open_page("pages/1_Train.py")
     by_label(first.select_slider, "Training images").set_value(3000)
     by_label(first.number_input, "Epochs").set_value(30)
     by_label(first.button, "Start training").click().run()
@@ -123,7 +123,7 @@ def test_two_sessions_share_one_job_and_a_second_start_is_refused():
     deadline = time.monotonic() + 60
     while job.snapshot().batch == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
-    second = open_page("pages/train.py")   # another browser: sees the same live run...
+    second = open_page("pages/1_Train.py")   # another browser: sees the same live run...
     assert any(sub.value.startswith(job.config.preset) for sub in second.subheader)
     assert not [b for b in second.button if b.label == "Start training"]  # ...and no Start
     with pytest.raises(JobBusy, match="already running"):

@@ -2,10 +2,10 @@
 import streamlit as st
 
 import app_state
-
-app_state.page_guard()
 from mnist_core import charts
 from mnist_core.models import DEFAULT_PRESET, PRESETS
+
+app_state.setup_page()
 
 st.title("Train a network")
 registry, store = app_state.job_registry(), app_state.store()

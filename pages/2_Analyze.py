@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 import app_state
-
-app_state.page_guard()
 from mnist_core import charts
+
+app_state.setup_page()
 
 st.title("Analyze a model")
 choices = {m.ref: m for m in app_state.models()}

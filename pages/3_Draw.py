@@ -3,9 +3,9 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 import app_state
-
-app_state.page_guard()
 from mnist_core import charts
+
+app_state.setup_page()
 
 st.title("Draw a digit")
 model = app_state.active_model()
