@@ -55,13 +55,21 @@ def confusion_heatmap(confusion: np.ndarray, normalise: bool) -> go.Figure:
     text = [[f"{v:.1%}" if normalise else f"{int(v)}" for v in row] for row in values]
     # Colour by log count so that a handful of mistakes is visible next to ~1,000 correct.
     shade = np.log1p(counts)
+    digits = [str(d) for d in range(10)]
     fig = go.Figure(go.Heatmap(
-        z=shade, x=[str(d) for d in range(10)], y=[str(d) for d in range(10)],
-        text=text, texttemplate="%{text}", customdata=values, colorscale="Blues",
-        showscale=False, hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
-    fig.update_layout(height=480, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select",
-                      xaxis=dict(title="predicted digit", side="top", type="category"),
-                      yaxis=dict(title="true digit", autorange="reversed", type="category"))
+        z=shade, x=digits, y=digits, text=text, texttemplate="%{text}", colorscale="Blues",
+        showscale=False, hoverinfo="skip"))
+    # Heatmap cells cannot be selected in Streamlit; an invisible marker on every cell can.
+    # Clicking one selects point (x = predicted, y = true).
+    xs, ys = np.meshgrid(range(10), range(10))
+    fig.add_scatter(x=[str(v) for v in xs.ravel()], y=[str(v) for v in ys.ravel()],
+                    mode="markers", marker=dict(size=34, symbol="square", opacity=0.01),
+                    customdata=np.array(text).ravel(), showlegend=False,
+                    hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>")
+    fig.update_layout(height=480, margin=dict(l=10, r=10, t=60, b=10), clickmode="event+select",
+                      xaxis=dict(title="predicted digit", side="top", type="category",
+                                 range=[-0.5, 9.5]),
+                      yaxis=dict(title="true digit", type="category", range=[9.5, -0.5]))
     return fig
 
 

@@ -38,7 +38,8 @@ with matrix:
     st.subheader("Confusion matrix")
     normalise = st.toggle("Row-normalised (share of each true digit)")
     event = st.plotly_chart(charts.confusion_heatmap(result.confusion, normalise), key="cm",
-                            on_select="rerun", selection_mode="points")
+                            on_select="rerun", selection_mode="points",
+                            config={"displayModeBar": False})
     st.caption("Click a cell to see its images.")
 with detail:
     points = event.selection.points if event and event.selection else []

@@ -41,3 +41,18 @@ def test_confusion_matrix_counts_everything():
 def test_zero_images_is_an_error():
     with pytest.raises(ValueError):
         score(np.zeros((0, 10)), np.zeros(0))
+
+
+def test_kaggle_submission_from_test_csv(tmp_path):
+    from mnist_core.evaluation import kaggle_submission
+
+    class Always7:
+        def probabilities(self, images):
+            p = np.zeros((len(images), 10), np.float32)
+            p[:, 7] = 1
+            return p
+
+    header = ",".join(f"pixel{i}" for i in range(784))
+    path = tmp_path / "test.csv"
+    path.write_text(header + "\n" + "\n".join(",".join(["0"] * 784) for _ in range(3)) + "\n")
+    assert kaggle_submission(Always7(), path) == "ImageId,Label\n1,7\n2,7\n3,7\n"

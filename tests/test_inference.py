@@ -64,7 +64,7 @@ def test_chart_builders():
     cm = np.eye(10, dtype=np.int64) * 100
     cm[4, 9] = 7
     fig = charts.confusion_heatmap(cm, normalise=True)
-    assert fig.data[0].text[4][9] == "6.5%"
+    assert fig.data[0].text[4][9] == "6.5%" and fig.data[1].customdata[49] == "6.5%"
     assert charts.enlarge(np.ones((28, 28)), 4).shape == (112, 112)
     overlay = charts.saliency_overlay(np.zeros((28, 28)), np.ones((28, 28)), 2)
     assert overlay.shape == (56, 56, 3) and overlay[..., 0].max() == 255
