@@ -41,7 +41,11 @@ def live_view() -> None:
     left, right = st.columns(2)
     left.plotly_chart(charts.batch_curves(snap.batch_loss, snap.batch_accuracy,
                                           snap.batches_per_epoch), key="batch_chart")
-    right.plotly_chart(charts.epoch_curves({"run": snap.history}, "accuracy"), key="epoch_chart")
+    if snap.history:
+        right.plotly_chart(charts.epoch_curves({"run": snap.history}, "accuracy"),
+                           key="epoch_chart")
+    else:
+        right.caption("Train and validation accuracy per epoch appear after the first epoch.")
     if snap.status == "failed":
         st.error(f"Training failed: {snap.error}")
     elif snap.status in ("done", "stopped") and snap.test_accuracy is not None:

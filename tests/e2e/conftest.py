@@ -1,0 +1,180 @@
+"""Real-browser fixtures: a Streamlit server on a free port and Debian's Chromium via Playwright.
+
+The server runs `streamlit run streamlit_app.py` with its own temporary lab home, exactly as a
+user starts it. Pages record browser console errors; a failing test leaves a screenshot in
+test-artifacts/.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update"]
+# Streamlit's front end, opened on a page URL such as /Train, first probes for its base path
+# at /Train/_stcore/health and /Train/_stcore/host-config; those two 404s are expected.
+# And when a script run replaces an image, Streamlit drops the old media file: a browser still
+# fetching it from the superseded run gets a 404 for /media/<hash>.<ext>; nothing is shown wrong.
+EXPECTED_404 = re.compile(r"(/[^/]+/_stcore/(health|host-config)|/media/[0-9a-f]+\.\w+)$")
+
+
+def _require_browser() -> None:
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        reason = "playwright is not installed (pip install -r requirements-dev.txt)"
+    else:
+        if os.path.exists(CHROMIUM):
+            return
+        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """Base URL of a running app; stopped (and its lab home deleted) after the session."""
+    _require_browser()
+    port = _free_port()
+    home = tmp_path_factory.mktemp("e2e-lab")
+    env = dict(os.environ, MNIST_LAB_HOME=str(home), PYTHONUNBUFFERED="1")
+    log = open(home / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
+         "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"Streamlit did not start: {(home / 'server.log').read_text()}")
+        time.sleep(0.3)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+class ConsoleLog:
+    """Console errors and failed requests of one page, minus Streamlit's expected probes."""
+
+    def __init__(self, page) -> None:
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+
+    def _console(self, message) -> None:
+        if message.type != "error":
+            return
+        url = (message.location or {}).get("url", "")
+        if "404" in message.text and EXPECTED_404.search(url):
+            return
+        if message.text.startswith("Client Error: Image source error") and \
+                EXPECTED_404.search(message.text.split(" - ")[-1].strip()):
+            return  # Streamlit's own report of the superseded media file above
+        self.errors.append(f"{message.text} ({url})")
+
+
+@pytest.fixture
+def new_page(browser, request):
+    """Factory for pages (each in its own browser context, like separate students)."""
+    contexts = []
+
+    def make():
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.console = ConsoleLog(page)
+        return page
+
+    yield make
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    if failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        for i, context in enumerate(contexts):
+            for j, page in enumerate(context.pages):
+                page.screenshot(path=ARTIFACTS / f"{request.node.name}-{i}-{j}.png",
+                                full_page=True)
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished the current script run."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || document.querySelector('[data-testid=\"stStatusWidget\"]').innerText === ''",
+        timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def open_app(page, server: str, link: str | None = None) -> None:
+    """Open the app at its root and, optionally, go to a page through the sidebar."""
+    page.goto(server)
+    settle(page)
+    if link:
+        page.locator('[data-testid="stSidebar"]').get_by_role("link", name=link).click()
+        settle(page)
+
+
+def save_docs_screenshot(page, name: str) -> None:
+    """With SAVE_SCREENSHOTS=1, keep a page screenshot for the README and docs."""
+    if os.environ.get("SAVE_SCREENSHOTS"):
+        target = ROOT / "docs" / "screenshots"
+        target.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=target / f"{name}.png", full_page=False)
+

@@ -1,0 +1,87 @@
+"""Live training seen from several browsers, the confusion matrix, and every page's health."""
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import open_app, save_docs_screenshot, settle
+
+BATCH_CHART_POINTS = """() => {
+  const plot = document.querySelector('.js-plotly-plot');
+  // _fullData holds the decoded arrays (Plotly.py sends numpy data base64-encoded)
+  const trace = plot && plot._fullData && plot._fullData[0];
+  return trace && trace.x ? trace.x.length : 0;
+}"""
+
+
+def wait_for_growth(page, times: int = 2, timeout_ms: int = 60_000) -> list[int]:
+    """Sample the live per-batch chart until its data has grown `times` times."""
+    seen = [page.evaluate(BATCH_CHART_POINTS)]
+    waited = 0
+    while len(seen) <= times and waited < timeout_ms:
+        page.wait_for_timeout(500)
+        waited += 500
+        points = page.evaluate(BATCH_CHART_POINTS)
+        if points > seen[-1]:
+            seen.append(points)
+    return seen
+
+
+def start_run(page) -> None:
+    """fast preset, all 60,000 images, 2 epochs of batch 32: about a minute on two cores,
+    long enough to look at from several browsers; the test stops it early."""
+    for label, value in (("Epochs", "2"), ("Batch size", "32")):
+        field = page.get_by_label(label)
+        field.fill(value)
+        field.press("Enter")
+        settle(page)
+    page.get_by_role("button", name="Start training").click()
+
+
+def test_live_training_is_shared_survives_reload_and_finishes(new_page, server):
+    teacher = new_page()
+    open_app(teacher, server, "Train")
+    start_run(teacher)
+    expect(teacher.get_by_text("fast · running")).to_be_visible(timeout=30_000)
+    growth = wait_for_growth(teacher)
+    assert len(growth) >= 3 and growth == sorted(growth), growth  # the chart grew twice
+    save_docs_screenshot(teacher, "train")
+
+    teacher.reload()                                   # a reload finds the same job running
+    expect(teacher.get_by_text("fast · running")).to_be_visible(timeout=30_000)
+
+    student = new_page()                               # another browser sees it too...
+    open_app(student, server, "Train")
+    expect(student.get_by_text("fast · running")).to_be_visible(timeout=30_000)
+    expect(student.get_by_role("button", name="Start training")).to_have_count(0)  # ...no Start
+    assert len(wait_for_growth(student, times=1)) >= 2
+
+    student.get_by_role("button", name="Stop training").click()   # stopping asks first
+    student.get_by_role("button", name="Yes, stop").click()
+    expect(teacher.get_by_text("Make it the active model")).to_be_visible(timeout=60_000)
+    expect(teacher.get_by_text("stopped: test accuracy")).to_be_visible()
+    expect(student.get_by_role("button", name="Start training")).to_be_visible(timeout=30_000)
+    for p in (teacher, student):
+        assert p.console.errors == []
+
+
+def test_selecting_a_confusion_cell_filters_the_gallery(page, server):
+    open_app(page, server, "Analyze")
+    heatmap = page.locator(".js-plotly-plot .nsewdrag").first
+    expect(heatmap).to_be_visible(timeout=60_000)
+    save_docs_screenshot(page, "analyze")
+    box = heatmap.bounding_box()
+    # Cells are a 10x10 grid: true digit 4 (row), predicted 9 (column).
+    page.mouse.click(box["x"] + box["width"] * 9.5 / 10, box["y"] + box["height"] * 4.5 / 10)
+    expect(page.get_by_role("heading", name="True 4, predicted 9")).to_be_visible(timeout=30_000)
+    captions = page.get_by_text("true 4 → 9", exact=False)
+    expect(captions.first).to_be_visible()
+    assert page.console.errors == []
+
+
+@pytest.mark.parametrize("link", [None, "Train", "Analyze", "Draw"])
+def test_every_page_renders_without_errors(page, server, link):
+    open_app(page, server, link)
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    if link is None:
+        save_docs_screenshot(page, "home")
+    assert page.console.errors == []
