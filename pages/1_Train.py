@@ -70,9 +70,10 @@ if registry.current is not None:
     st.divider()
 
 st.subheader("New run")
-preset = st.selectbox("Architecture preset", list(PRESETS), index=list(PRESETS).index(DEFAULT_PRESET),
-                      format_func=lambda n: f"{n} — {PRESETS[n].description}")
+preset = st.selectbox("Architecture preset", list(PRESETS),
+                      index=list(PRESETS).index(DEFAULT_PRESET))
 p = PRESETS[preset]
+st.caption(p.description)
 a, b, c = st.columns(3)
 epochs = a.number_input("Epochs", 1, 200, p.epochs)
 batch_size = b.number_input("Batch size", 8, 4096, p.batch_size)

@@ -125,6 +125,7 @@ def test_two_sessions_share_one_job_and_a_second_start_is_refused():
         time.sleep(0.1)
     second = open_page("pages/1_Train.py")   # another browser: sees the same live run...
     assert any(sub.value.startswith(job.config.preset) for sub in second.subheader)
+    assert second.get("progress") and second.get("plotly_chart")  # progress and live chart
     assert not [b for b in second.button if b.label == "Start training"]  # ...and no Start
     with pytest.raises(JobBusy, match="already running"):
         app_state.job_registry().start(TrainConfig(), app_state.mnist(), None)

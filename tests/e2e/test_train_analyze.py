@@ -59,6 +59,17 @@ def test_live_training_is_shared_survives_reload_and_finishes(new_page, server):
     expect(teacher.get_by_text("Make it the active model")).to_be_visible(timeout=60_000)
     expect(teacher.get_by_text("stopped: test accuracy")).to_be_visible()
     expect(student.get_by_role("button", name="Start training")).to_be_visible(timeout=30_000)
+
+    # A tiny run (1,000 images, 1 epoch) runs to its natural end.
+    slider = teacher.get_by_role("slider", name="Training images")
+    slider.focus()
+    teacher.keyboard.press("Home")
+    epochs = teacher.get_by_label("Epochs")
+    epochs.fill("1")
+    epochs.press("Enter")
+    settle(teacher)
+    teacher.get_by_role("button", name="Start training").click()
+    expect(teacher.get_by_text("done: test accuracy")).to_be_visible(timeout=120_000)
     for p in (teacher, student):
         assert p.console.errors == []
 
