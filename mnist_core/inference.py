@@ -36,9 +36,9 @@ class Predictor:
         self.model = model
         spec = tf.TensorSpec((None, 28, 28, 1), tf.float32)
         self._probabilities = tf.function(lambda x: model(x, training=False),
-                                          input_signature=[spec])
+                                          input_signature=[spec], autograph=False)
 
-        @tf.function(input_signature=[spec])
+        @tf.function(input_signature=[spec], autograph=False)
         def saliency(x):
             # Gradient of the winning class' probability with respect to each input pixel.
             with tf.GradientTape() as tape:

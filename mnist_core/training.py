@@ -16,7 +16,6 @@ import numpy as np
 from .data import NUM_CLASSES, Dataset, split_validation
 from .models import Augmentation, get_preset, resolve_precision
 
-STATUSES = ("pending", "running", "stopping", "stopped", "done", "failed", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class TrainConfig:
 class Snapshot:
     """A consistent copy of a run's progress, safe to read from any thread."""
 
-    status: str = "pending"
+    status: str = "pending"       # pending, running, stopping, stopped, done or failed
     epoch: int = 0                 # epochs completed
     epochs: int = 0
     batch: int = 0                 # batches completed in the current epoch

@@ -11,26 +11,37 @@ st.title("Draw a digit")
 model = app_state.active_model()
 st.caption(f"Classified by: {model.label}")
 
-left, right = st.columns([1, 1.3], gap="large")
-with left:
-    width = st.slider("Stroke width", 5, 50, 20, key="stroke_width")
-    if st.button("Clear", icon=":material/ink_eraser:"):
-        st.session_state["canvas_generation"] = st.session_state.get("canvas_generation", 0) + 1
-    canvas = st_canvas(stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
-                       height=280, width=280, drawing_mode="freedraw", update_streamlit=True,
-                       return_image_data=True,
-                       key=f"canvas-{st.session_state.get('canvas_generation', 0)}")
-    drawing = st.session_state.get(app_state.TEST_DRAWING)
-    if drawing is None and canvas is not None and canvas.json_data is not None:
-        drawing = canvas.image_data
 
-with right:
-    prediction = None if drawing is None else app_state.predictor(model.ref).classify(drawing)
-    if prediction is None or prediction.digit is None:
-        reason = prediction.prepared.reason if prediction is not None else None
-        st.info("Draw a digit (0-9) on the black canvas: the prediction appears here."
-                + (f" ({reason})" if reason and reason != "nothing drawn" else ""), icon=":material/draw:")
-        st.stop()
+def _clear() -> None:
+    st.session_state["canvas_generation"] = st.session_state.get("canvas_generation", 0) + 1
+
+
+@st.fragment
+def draw_area() -> None:
+    """Each stroke reruns only this fragment, not the page (sidebar, store look-ups)."""
+    left, right = st.columns([1, 1.3], gap="large")
+    with left:
+        width = st.slider("Stroke width", 5, 50, 20, key="stroke_width")
+        st.button("Clear", icon=":material/ink_eraser:", on_click=_clear)
+        canvas = st_canvas(stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
+                           height=280, width=280, drawing_mode="freedraw", update_streamlit=True,
+                           return_image_data=True,
+                           key=f"canvas-{st.session_state.get('canvas_generation', 0)}")
+        drawing = st.session_state.get(app_state.TEST_DRAWING)
+        if drawing is None and canvas is not None and canvas.json_data is not None:
+            drawing = canvas.image_data
+    with right:
+        prediction = None if drawing is None else app_state.predictor(model.ref).classify(drawing)
+        if prediction is None or prediction.digit is None:
+            reason = prediction.prepared.reason if prediction is not None else None
+            st.info("Draw a digit (0-9) on the black canvas: the prediction appears here."
+                    + (f" ({reason})" if reason and reason != "nothing drawn" else ""),
+                    icon=":material/draw:")
+            return
+        show_prediction(prediction)
+
+
+def show_prediction(prediction) -> None:
     big, bars = st.columns([1, 3])
     big.metric("Prediction", str(prediction.digit), f"{100 * prediction.confidence:.1f}% sure",
                delta_color="off", delta_arrow="off")
@@ -57,3 +68,6 @@ with right:
                 store.add_drawing(prediction.prepared.image, int(label), prediction.digit,
                                   model.ref)
                 st.toast(f"Saved as a {label}. Thank you!", icon=":material/check_circle:")
+
+
+draw_area()

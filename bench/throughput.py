@@ -1,0 +1,88 @@
+"""Training throughput: our `train()` path (live metrics, stop checks, best-weight tracking)
+against a plain `model.fit` of the same model on the same tf.data pipeline, interleaved.
+
+    MNIST_DATA_DIR=../shared/mnist python bench/throughput.py [--preset fast] [--rounds 3]
+
+Both sides train the same number of epochs on the same 54,000 images with the same
+validation split, and both then score the 10,000 test images, so the only difference is what
+`train()` adds. Rounds alternate (ours, plain, ours, plain, ...) so that drift in the machine's
+speed hits both; the medians are compared. Also prints each preset's training images/s next to
+Keras' official example model.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
+
+
+def plain_fit_seconds(config, dataset) -> float:
+    """What a tutorial does: build, compile, model.fit, evaluate. Same model, data, schedule."""
+    import keras
+
+    from mnist_core import training
+    from mnist_core.data import split_validation
+    from mnist_core.evaluation import evaluate
+    from mnist_core.models import build_model, get_preset, resolve_precision
+
+    started = time.monotonic()
+    preset = get_preset(config.preset)
+    x_tr, y_tr, x_val, y_val = split_validation(dataset.x_train, dataset.y_train,
+                                                config.validation_fraction, config.seed)
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config.preset, resolve_precision(config.precision))
+    steps = -(-len(x_tr) // config.batch_size) * config.epochs
+    rate = (keras.optimizers.schedules.CosineDecay(
+        config.learning_rate / 10, max(1, steps - steps // 5), alpha=0.01,
+        warmup_target=config.learning_rate, warmup_steps=max(1, steps // 5))
+        if preset.schedule == "one-cycle" else config.learning_rate)
+    model.compile(optimizer=keras.optimizers.Adam(rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    train_ds = training._pipeline(x_tr, y_tr, config.batch_size, shuffle_seed=config.seed)
+    val_ds = training._pipeline(x_val, y_val, 1000, shuffle_seed=None)
+    model.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0, shuffle=False)
+    evaluate(model, dataset.x_test, dataset.y_test)
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="fast")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    import_tensorflow_quietly()
+    from mnist_core.data import load_mnist
+    from mnist_core.models import PRESETS
+    from mnist_core.training import Progress, TrainConfig, train
+
+    dataset = load_mnist()
+    config = TrainConfig.from_preset(args.preset, epochs=args.epochs, augment=False)
+    images = len(dataset.x_train) * (1 - config.validation_fraction) * config.epochs
+    train(TrainConfig.from_preset(args.preset, epochs=1, limit=2000), dataset)  # warm-up
+    ours, plain = [], []
+    for r in range(args.rounds):
+        ours.append(train(config, dataset, Progress()).seconds)
+        plain.append(plain_fit_seconds(config, dataset))
+        print(f"round {r + 1}: ours {ours[-1]:.1f} s, plain model.fit {plain[-1]:.1f} s",
+              flush=True)
+    o, p = statistics.median(ours), statistics.median(plain)
+    print(f"{args.preset}, {config.epochs} epochs, batch {config.batch_size}: ours "
+          f"{images / o:,.0f} img/s, plain fit {images / p:,.0f} img/s, "
+          f"throughput ratio ours/plain = {p / o:.3f}")
+
+    print("\nimages/s per preset (one epoch of 54,000 images, no augmentation):")
+    for name in PRESETS:
+        c = TrainConfig.from_preset(name, epochs=1, augment=False)
+        seconds = train(c, dataset).seconds
+        print(f"  {name:14s} {len(dataset.x_train) * 0.9 / seconds:8,.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
