@@ -48,9 +48,11 @@ def live_view() -> None:
         right.caption("Train and validation accuracy per epoch appear after the first epoch.")
     if snap.status == "failed":
         st.error(f"Training failed: {snap.error}")
-    elif snap.status in ("done", "stopped") and snap.test_accuracy is not None:
-        st.success(f"Run {snap.run_id} {snap.status}: test accuracy "
-                   f"{100 * snap.test_accuracy:.2f}% on the 10,000 official test images.")
+    elif snap.status in ("done", "stopped"):
+        score = (f"test accuracy {100 * snap.test_accuracy:.2f}% on the official test images"
+                 if snap.test_accuracy is not None else  # a Kaggle CSV has no labelled test set
+                 f"validation accuracy {100 * last.get('val_accuracy', float('nan')):.2f}%")
+        st.success(f"Run {snap.run_id or ''} {snap.status}: {score}.")
         if snap.run_id and store is not None:
             st.button("Make it the active model", on_click=app_state.set_active_model,
                       args=(snap.run_id,), type="primary")

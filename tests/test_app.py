@@ -132,3 +132,22 @@ def test_two_sessions_share_one_job_and_a_second_start_is_refused():
     by_label(second.button, "Stop training").click().run()
     by_label(second.button, "Yes, stop").click().run()
     assert job.join(timeout=60) and job.snapshot().status == "stopped"
+
+
+def test_a_failure_inside_training_is_shown_and_the_app_keeps_working(monkeypatch):
+    import mnist_core.jobs as jobs
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("out of memory while training")
+
+    monkeypatch.setattr(jobs, "train", explode)
+    at = open_page("pages/1_Train.py")
+    by_label(at.select_slider, "Training images").set_value(1000)
+    by_label(at.button, "Start training").click().run()
+    job = app_state.job_registry().current
+    assert job.join(timeout=60) and job.snapshot().status == "failed"
+    at.run()
+    assert any("out of memory while training" in e.value for e in at.error)
+    assert [b for b in at.button if b.label == "Start training"]  # a new run can start
+    assert app_state.store().list_runs()[0].status == "failed"
+    assert not open_page("pages/3_Draw.py").exception             # other pages still work

@@ -109,3 +109,16 @@ def test_snapshot_is_a_copy_safe_to_read_while_training():
     progress.end_batch(0, 1.0, 0.5, 32)
     assert snap.batch_loss == [] and progress.snapshot().batch_loss == [1.0]
     assert progress.snapshot().fraction_done == pytest.approx(0.1)
+
+
+def test_a_kaggle_dataset_without_test_set_trains_and_reports_validation(small_mnist):
+    from mnist_core.data import Dataset
+
+    kaggle = Dataset(small_mnist.x_train[:1000], small_mnist.y_train[:1000], None, None,
+                     "Kaggle CSV train.csv")
+    job = TrainingJob(TrainConfig(epochs=1), kaggle, RunStore()).start()
+    assert job.join(timeout=120)
+    snap = job.snapshot()
+    assert snap.status == "done" and snap.test_accuracy is None
+    assert "val_accuracy" in snap.history[-1]
+    assert RunStore().get_run(snap.run_id).data_source == "Kaggle CSV train.csv"
