@@ -3,6 +3,7 @@ import streamlit as st
 
 import app_state
 from mnist_core import charts
+from mnist_core.data import DataError
 from mnist_core.models import DEFAULT_PRESET, PRESETS
 
 app_state.setup_page()
@@ -86,12 +87,15 @@ size = a.select_slider("Training images", [1000, 3000, 10000, 30000, 60000], 600
 val_fraction = b.slider("Validation fraction", 0.05, 0.3, 0.1, 0.05)
 augment = c.toggle("Augmentation (rotate, zoom, shift)", p.augmentation is not None)
 if augment and st.toggle("Preview augmented samples"):
-    st.image(app_state.augmentation_preview(preset), caption="Top: originals; below: augmented")
+    try:
+        st.image(app_state.augmentation_preview(preset), caption="Top: originals; below: augmented")
+    except DataError as e:
+        st.error(str(e))
 source = st.radio("Data", ["Official MNIST", "Upload Kaggle train.csv"], horizontal=True)
 upload = st.file_uploader("Kaggle train.csv", type="csv") if source != "Official MNIST" else None
 
 if st.button("Start training", type="primary", icon=":material/play_arrow:"):
-    from mnist_core.data import DataError, load_kaggle_train
+    from mnist_core.data import load_kaggle_train
     from mnist_core.jobs import JobBusy
     from mnist_core.training import TrainConfig
 

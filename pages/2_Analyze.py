@@ -5,6 +5,7 @@ import streamlit as st
 
 import app_state
 from mnist_core import charts
+from mnist_core.data import DataError
 
 app_state.setup_page()
 
@@ -12,8 +13,12 @@ st.title("Analyze a model")
 choices = {m.ref: m for m in app_state.models()}
 ref = st.selectbox("Model", list(choices), index=list(choices).index(app_state.active_model().ref),
                    format_func=lambda r: choices[r].label)
-result = app_state.evaluation(ref)
-x_test = app_state.mnist().x_test
+try:
+    result = app_state.evaluation(ref)
+    x_test = app_state.mnist().x_test
+except DataError as e:
+    st.error(f"The MNIST test images are needed here. {e}")
+    st.stop()
 
 a, b, c = st.columns(3)
 a.metric("Test accuracy", f"{100 * result.accuracy:.2f}%")
@@ -88,7 +93,6 @@ else:
 st.subheader("Kaggle submission")
 upload = st.file_uploader("Kaggle test.csv (pixel0..pixel783)", type="csv")
 if upload is not None:
-    from mnist_core.data import DataError
     from mnist_core.evaluation import kaggle_submission
 
     try:

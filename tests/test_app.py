@@ -151,3 +151,22 @@ def test_a_failure_inside_training_is_shown_and_the_app_keeps_working(monkeypatc
     assert [b for b in at.button if b.label == "Start training"]  # a new run can start
     assert app_state.store().list_runs()[0].status == "failed"
     assert not open_page("pages/3_Draw.py").exception             # other pages still work
+
+
+def test_pages_explain_missing_mnist_instead_of_crashing(monkeypatch, tmp_path):
+    from mnist_core import data, settings
+
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "no-mnist"))
+    monkeypatch.setattr(settings, "project_data_dir", lambda: tmp_path / "nowhere")
+    monkeypatch.setattr(data, "keras_cache_file", lambda: tmp_path / "no-cache" / "mnist.npz")
+
+    def offline():
+        raise ConnectionError("no internet")
+
+    import keras
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    at = open_page("pages/2_Analyze.py")
+    assert any("MNIST was not found" in e.value for e in at.error)
+    at = open_page("pages/1_Train.py")
+    by_label(at.button, "Start training").click().run()
+    assert not at.exception and any("MNIST was not found" in e.value for e in at.error)
