@@ -110,6 +110,8 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:"):
             raise ValueError("choose a Kaggle train.csv file first")
         else:
             data = load_kaggle_train(upload)
+        images = min(len(data.x_train), config.limit or len(data.x_train))
+        config.validate(n_train=int(images * (1 - config.validation_fraction)))
         registry.start(config, data, store)
         st.rerun()
     except (ValueError, DataError, JobBusy) as e:

@@ -170,3 +170,25 @@ def test_pages_explain_missing_mnist_instead_of_crashing(monkeypatch, tmp_path):
     at = open_page("pages/1_Train.py")
     by_label(at.button, "Start training").click().run()
     assert not at.exception and any("MNIST was not found" in e.value for e in at.error)
+
+
+def test_unwritable_lab_home_still_runs_with_the_bundled_model(monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("MNIST_LAB_HOME", str(blocker / "home"))
+    at = open_page()
+    assert any("Runs cannot be saved" in w.value for w in at.sidebar.warning)
+    images, labels = drawn_digits(1, seed=4)
+    at = open_page("pages/3_Draw.py")
+    at.session_state[app_state.TEST_DRAWING] = images[0]
+    at.run()
+    assert not at.exception and at.metric[0].value == str(labels[0])
+
+
+def test_a_batch_larger_than_the_training_set_is_refused_before_starting():
+    at = open_page("pages/1_Train.py")
+    by_label(at.select_slider, "Training images").set_value(1000)
+    by_label(at.number_input, "Batch size").set_value(2000)
+    by_label(at.button, "Start training").click().run()
+    assert any("larger than the" in e.value for e in at.error)
+    assert app_state.job_registry().current is None and not app_state.store().list_runs()

@@ -109,3 +109,30 @@ def test_resolve_model_names(lab_home, tmp_path):
     assert store.resolve_model(None)[1] == "bundled"
     with pytest.raises(KeyError, match="neither"):
         store.resolve_model("no-such-run")
+
+
+def test_sigkill_mid_training_leaves_an_interrupted_run_and_no_model(lab_home):
+    """A training process killed with SIGKILL: on restart the run shows as interrupted, no
+    model is registered or left half-written, and earlier runs are intact."""
+    import signal
+    import time
+
+    store = RunStore()
+    earlier = store.create_run({"preset": "fast"}, "x")
+    store.finish_run(earlier, status="done", history=[{"epoch": 1}], model=FakeModel())
+    proc = subprocess.Popen([sys.executable, "-m", "mnist_core", "train", "--epochs", "50",
+                             "--limit", "3000", "--batch-size", "32"], env=os.environ.copy(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:   # wait until its first epoch is on record
+        runs = [r for r in RunStore().list_runs() if r.id != earlier]
+        if runs and runs[0].history:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    killed, = [r for r in RunStore().list_runs() if r.id != earlier]
+    assert killed.status == "interrupted" and killed.model_file is None
+    assert len(killed.history) >= 1                      # curves up to the last epoch survive
+    assert sorted(p.name for p in store.models_dir.iterdir()) == [f"{earlier}.keras"]
+    assert RunStore().get_run(earlier).status == "done"
