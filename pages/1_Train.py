@@ -109,7 +109,8 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:"):
         elif upload is None:
             raise ValueError("choose a Kaggle train.csv file first")
         else:
-            data = load_kaggle_train(upload)
+            with st.spinner("Reading and checking every cell of the CSV..."):
+                data = load_kaggle_train(upload)
         images = min(len(data.x_train), config.limit or len(data.x_train))
         config.validate(n_train=int(images * (1 - config.validation_fraction)))
         registry.start(config, data, store)

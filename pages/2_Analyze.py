@@ -96,7 +96,8 @@ if upload is not None:
     from mnist_core.evaluation import kaggle_submission
 
     try:
-        csv = kaggle_submission(app_state.predictor(ref), upload)
+        with st.spinner("Checking the CSV and classifying its images..."):
+            csv = kaggle_submission(app_state.predictor(ref), upload)
         st.download_button("Download submission.csv", csv, "submission.csv", "text/csv")
     except DataError as e:
         st.error(str(e))
