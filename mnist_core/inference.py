@@ -80,4 +80,4 @@ def _first_conv_model(model):
     conv = next((layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)), None)
     if conv is None:
         return None
-    return keras.Model(model.inputs, conv.output)
+    return keras.Model(model.inputs[0], conv.output)  # one input, not a list: no warning
