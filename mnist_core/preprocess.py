@@ -107,6 +107,10 @@ def to_mnist(image: np.ndarray) -> Prepared:
         return Prepared(None, "only a dot or speck: draw a whole digit")
     if mask.mean() > 0.6:
         return Prepared(None, "the picture is mostly ink: draw a digit on a plain background")
+    if height >= 0.97 * ink.shape[0] and width >= 0.97 * ink.shape[1]:
+        # Edge to edge in both directions: a frame or a scribble over everything, not a digit
+        # (digits are taller than wide, so a real one spans the height, not also the width).
+        return Prepared(None, "the drawing touches every edge: draw one digit inside the canvas")
     crop = ink[y0:y1, x0:x1]
     scale = MNIST_BOX / longest
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))

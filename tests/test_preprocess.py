@@ -138,3 +138,16 @@ def test_file_objects_work_too(digit_rgb):
     digit_rgb.save(buffer, format="PNG")
     buffer.seek(0)
     assert not to_mnist(read_image_file(buffer)).empty
+
+
+def test_a_border_line_is_not_taken_for_a_digit():
+    frame = stroke_canvas([(3, 3), (276, 3), (276, 276), (3, 276), (3, 3)], width=6)
+    result = to_mnist(frame)
+    assert result.empty and "every edge" in result.reason
+
+
+@pytest.mark.parametrize("width", [60, 120])
+def test_huge_stroke_widths_give_an_answer_or_a_reason_never_an_error(width):
+    result = to_mnist(stroke_canvas(SEVEN, width=width))
+    assert result.empty == (result.image is None)
+    assert result.image is not None or result.reason

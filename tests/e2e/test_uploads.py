@@ -34,3 +34,14 @@ def test_malformed_train_csv_is_refused_naming_row_and_column(page, server, tmp_
         timeout=60_000)
     expect(page.get_by_role("button", name="Start training")).to_be_visible()  # nothing started
     assert page.console.errors == []
+
+
+def test_a_200_mb_upload_is_rejected_by_the_size_limit(page, server, tmp_path):
+    big = tmp_path / "train.csv"
+    with open(big, "wb") as f:
+        f.truncate(200 * 1024 * 1024)  # sparse: no 200 MB written to disk
+    open_app(page, server, "Train")
+    page.get_by_text("Upload Kaggle train.csv").click()
+    settle(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(big))
+    expect(page.get_by_text("MB or smaller", exact=False)).to_be_visible(timeout=30_000)
