@@ -192,3 +192,16 @@ def test_a_batch_larger_than_the_training_set_is_refused_before_starting():
     by_label(at.button, "Start training").click().run()
     assert any("larger than the" in e.value for e in at.error)
     assert app_state.job_registry().current is None and not app_state.store().list_runs()
+
+
+def test_streamlit_no_longer_resets_keras_after_each_run(monkeypatch):
+    """Guards the fix that keeps training fast while browsers watch (see app_state): if a
+    Streamlit upgrade renames its hook, this fails instead of training silently slowing 60x."""
+    import keras
+    from streamlit.runtime.scriptrunner import script_runner
+
+    open_page()
+    calls = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(1))
+    script_runner._clean_problem_modules()
+    assert calls == []
