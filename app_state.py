@@ -102,6 +102,7 @@ def predictor(ref: str):
     from mnist_core.inference import Predictor
     from mnist_core.model_files import load_checked
 
+    # Only the bundled model or a stored run: unlike the CLI, the app never opens a path.
     path = settings.BUNDLED_MODEL if ref == BUNDLED else store().model_path(ref)
     return Predictor(load_checked(path))
 
@@ -125,7 +126,9 @@ def augmentation_preview(preset: str):
     return charts.enlarge(grid, 3)
 
 
+@st.cache_resource(show_spinner=False)
 def bundled_card() -> dict:
+    """The bundled model's card (read-only asset: read once per process)."""
     import json
 
     try:

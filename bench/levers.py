@@ -44,10 +44,7 @@ def run(preset: str, epochs: int, dataset, precision="auto", batch_size=None, ca
     started = time.monotonic()
     model = build_model(preset, resolve_precision(precision))
     steps = -(-len(x_tr) // batch) * epochs
-    rate = (keras.optimizers.schedules.CosineDecay(
-        p.learning_rate / 10, max(1, steps - steps // 5), alpha=0.01,
-        warmup_target=p.learning_rate, warmup_steps=max(1, steps // 5))
-        if p.schedule == "one-cycle" else p.learning_rate)
+    rate = training.learning_rate(p, p.learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(rate), metrics=["accuracy"],
                   loss=keras.losses.SparseCategoricalCrossentropy(), **compile_kwargs)
     ds = training._pipeline(x_tr, y_tr, batch, shuffle_seed=0)

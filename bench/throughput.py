@@ -38,10 +38,7 @@ def plain_fit_seconds(config, dataset) -> float:
     keras.utils.set_random_seed(config.seed)
     model = build_model(config.preset, resolve_precision(config.precision))
     steps = -(-len(x_tr) // config.batch_size) * config.epochs
-    rate = (keras.optimizers.schedules.CosineDecay(
-        config.learning_rate / 10, max(1, steps - steps // 5), alpha=0.01,
-        warmup_target=config.learning_rate, warmup_steps=max(1, steps // 5))
-        if preset.schedule == "one-cycle" else config.learning_rate)
+    rate = training.learning_rate(preset, config.learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
     train_ds = training._pipeline(x_tr, y_tr, config.batch_size, shuffle_seed=config.seed)

@@ -212,6 +212,19 @@ def _augmenter(aug: Augmentation, seed: int):
     ], name="augmentation")
 
 
+def learning_rate(preset, peak: float, steps: int):
+    """The preset's rate: constant, or "one-cycle" = linear warm-up over the first 20% of
+    `steps` from peak/10 to `peak`, then cosine decay to 1% of it."""
+    if preset.schedule != "one-cycle":
+        return peak
+    import keras
+
+    warmup = max(1, steps // 5)
+    return keras.optimizers.schedules.CosineDecay(
+        peak / 10, decay_steps=max(1, steps - warmup), alpha=0.01, warmup_target=peak,
+        warmup_steps=warmup)
+
+
 def augmentation_preview(images: np.ndarray, aug: Augmentation, copies: int = 3,
                          seed: int = 0) -> np.ndarray:
     """A grid: the original `images` in the top row, `copies` augmented versions below."""
@@ -264,13 +277,7 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
     model = build_model(config.preset, precision)
     batches = math.ceil(len(x_tr) / config.batch_size)
     steps = batches * config.epochs
-    if preset.schedule == "one-cycle":
-        warmup = max(1, steps // 5)
-        rate = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate / 10, decay_steps=max(1, steps - warmup), alpha=0.01,
-            warmup_target=config.learning_rate, warmup_steps=warmup)
-    else:
-        rate = config.learning_rate
+    rate = learning_rate(preset, config.learning_rate, steps)
     one_hot = preset.label_smoothing > 0
     loss = (keras.losses.CategoricalCrossentropy(label_smoothing=preset.label_smoothing)
             if one_hot else keras.losses.SparseCategoricalCrossentropy())
