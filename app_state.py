@@ -139,7 +139,10 @@ def bundled_card() -> dict:
 
 def finished_runs() -> list[RunRecord]:
     s = store()
-    return [r for r in s.list_runs() if r.has_model] if s is not None else []
+    try:
+        return [r for r in s.list_runs() if r.has_model] if s is not None else []
+    except StoreError:  # a damaged or vanished database: the bundled model still works
+        return []
 
 
 def models() -> list[ModelInfo]:

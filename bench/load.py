@@ -1,22 +1,32 @@
 """Cold start, memory and latency with many students drawing at once, in real browsers.
 
     MNIST_DATA_DIR=../shared/mnist python bench/load.py [--sessions 1 10 30] [--rounds 3]
+                                                        [--pace SECONDS] [--replay]
 
 Starts `streamlit run streamlit_app.py` on a free loopback port (its own temporary lab home),
 then, in Debian's Chromium through Playwright:
 - cold start: seconds from launching the server to the Draw page showing its first prediction;
 - for each N: N browser sessions on the Draw page each draw a digit, wait for the prediction,
-  clear, `--rounds` times, all at once. Latency is from releasing the mouse to the prediction
-  being on screen, as a student sees it (rerun, model call, network and rendering included);
-- the server's resident memory after each N, and its growth per extra session.
-Loopback only, bounded in rounds and time; the server is stopped at the end. Chromium runs on
-the same two cores as the server, so these latencies are pessimistic.
+  clear, `--rounds` times. With `--pace 0` (the default) all sessions release the mouse at the
+  same moment, every round: the worst case. With `--pace S` each session starts at a random
+  moment within S seconds and then draws once every S seconds, like a class drawing at its
+  own pace;
+- two latencies, both timed inside the page (performance.now(), no Playwright delay): from
+  releasing the mouse to the prediction on screen, as a student sees it; and from the moment
+  the canvas sends the drawing to the server to the prediction on screen. The difference is
+  the canvas component's own 200 ms debounce after mouse-up (streamlit-drawable-canvas 0.13);
+- with `--replay`, one Chromium session and N-1 sessions that replay its WebSocket messages
+  without a browser (see ReplayedStudent), so that 30 Chromiums do not eat the server's CPU;
+- CPU use of the server and of the whole machine, the server's resident memory after each N,
+  and its growth per extra session.
+Loopback only, bounded in rounds and time; the server is stopped at the end.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -26,10 +36,30 @@ import time
 import urllib.request
 from pathlib import Path
 
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+from playwright.async_api import async_playwright
+
 ROOT = Path(__file__).resolve().parent.parent
 SEVEN = [(70, 50), (210, 50), (120, 240)]
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update"]
+# Timestamps taken inside the page: mouse-up, the next message the page sends to the server
+# (the canvas's drawing), and the moment the prediction appears in the DOM.
+PROBE = """
+window.__lab = {up: null, sent: null, shown: null};
+window.addEventListener('mouseup', () => {
+  window.__lab = {up: performance.now(), sent: null, shown: null};
+  const seen = () => document.querySelector('[data-testid="stMetricValue"]');
+  new MutationObserver((_, observer) => {
+    if (seen()) { window.__lab.shown = performance.now(); observer.disconnect(); }
+  }).observe(document.body, {childList: true, subtree: true});
+}, true);
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  if (window.__lab.up !== null && window.__lab.sent === null) window.__lab.sent = performance.now();
+  return send.call(this, data);
+};
+"""
 
 
 def rss_mb(pid: int) -> float:
@@ -60,68 +90,193 @@ def start_server(home: str) -> tuple[subprocess.Popen, str, float]:
     raise RuntimeError("the server did not start")
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time used so far by process `pid`, or by the whole machine (all processes)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    if pid is None:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        busy = sum(int(v) for v in fields) - int(fields[3]) - int(fields[4])  # minus idle, iowait
+        return busy / tick
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+
 async def open_draw_page(browser, base: str):
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    await context.add_init_script(PROBE)
     page = await context.new_page()
+    page.problems = []
+    page.on("console", lambda m: m.type in ("error", "warning") and page.problems.append(m.text))
+    page.on("requestfailed", lambda r: page.problems.append(f"failed {r.url} {r.failure}"))
+    page.on("response", lambda r: r.status >= 400 and page.problems.append(f"{r.status} {r.url}"))
+    page.sent = []   # every message the page sends the server (BackMsg protobufs)
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: page.sent.append(frame)))
     await page.goto(f"{base}/Draw")
     await page.wait_for_selector("canvas.upper-canvas", timeout=120_000)
-    await page.wait_for_timeout(1000)
+    await page.get_by_text("Draw a digit (0-9)").wait_for(timeout=120_000)
     return page
 
 
-async def draw_and_wait(page) -> float:
-    """Draw a 7, return seconds from mouse-up to the prediction on screen; then clear."""
-    box = await page.locator("canvas.upper-canvas").bounding_box()
+async def settled_canvas_box(page) -> dict:
+    """The canvas's position once it sits in its place under the Clear button. Under load the
+    component's styles can arrive seconds late: until then its canvas sits unstyled further
+    down the page (a student sees a blank area there), where strokes would draw nothing."""
+    clear = page.get_by_role("button", name="Clear")
+    canvas = page.locator("canvas.upper-canvas")
+    while True:
+        button, box = await clear.bounding_box(), await canvas.bounding_box()
+        if button and box and 0 <= box["y"] - (button["y"] + button["height"]) < 60:
+            return box
+        await page.wait_for_timeout(250)
+
+
+async def draw_and_wait(page) -> tuple[float, float]:
+    """Draw a 7; return (mouse-up to prediction, drawing sent to prediction) in seconds;
+    then clear."""
+    box = await settled_canvas_box(page)
     await page.mouse.move(box["x"] + SEVEN[0][0], box["y"] + SEVEN[0][1])
     await page.mouse.down()
     for (x0, y0), (x1, y1) in zip(SEVEN, SEVEN[1:]):
         for i in range(1, 9):
             await page.mouse.move(box["x"] + x0 + (x1 - x0) * i / 8,
                                   box["y"] + y0 + (y1 - y0) * i / 8)
-    released = time.monotonic()
     await page.mouse.up()
-    await page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=120_000)
-    latency = time.monotonic() - released
+    try:
+        await page.wait_for_function("window.__lab.shown !== null", timeout=60_000)
+    except PlaywrightTimeout:
+        print(f"no prediction within 60 s: {await page.evaluate('window.__lab')}, page "
+              f"problems: {page.problems}", flush=True)
+        raise
+    t = await page.evaluate("window.__lab")
     old = await page.locator("canvas.upper-canvas").element_handle()
     await page.get_by_role("button", name="Clear").click()
     await page.wait_for_function("c => !c.isConnected", arg=old, timeout=120_000)
     await page.get_by_text("Draw a digit (0-9)").wait_for(timeout=120_000)
-    await page.wait_for_timeout(500)
-    return latency
+    return (t["shown"] - t["up"]) / 1000, (t["shown"] - t["sent"]) / 1000
+
+
+async def student(page, rounds: int, pace: float) -> list[tuple[float, float]]:
+    """One session's rounds: all at once (pace 0) or once every `pace` seconds from a random
+    start."""
+    start = time.monotonic() + random.uniform(0, pace)
+    timings = []
+    for r in range(rounds):
+        await asyncio.sleep(max(0.0, start + r * pace - time.monotonic()))
+        timings.append(await draw_and_wait(page))
+    return timings
+
+
+def drawing_message(frames: list[bytes]) -> bytes:
+    """Of the messages a page sent, the one carrying the canvas drawing: a rerun of the
+    drawing fragment with no button press in it (the Clear button's rerun has one)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    for frame in frames:
+        message = BackMsg()
+        message.ParseFromString(frame)
+        rerun = message.rerun_script
+        if rerun.fragment_id and not any(w.WhichOneof("value") == "trigger_value"
+                                         for w in rerun.widget_states.widgets):
+            return frame
+    raise RuntimeError("the browser sent no drawing")
+
+
+class ReplayedStudent:
+    """A session without a browser, for `--replay`: over its own WebSocket it sends the server
+    the very messages a real browser sent (opening the Draw page, then a drawing) and times
+    each answer up to Streamlit's "script finished". The server cannot tell it from a browser;
+    the client costs almost no CPU, so the server's two cores are measured, not Chromium's."""
+
+    def __init__(self, base: str, opening: bytes, drawing: bytes) -> None:
+        self.url = base.replace("http", "ws", 1) + "/_stcore/stream"
+        self.opening, self.drawing, self.ws = opening, drawing, None
+
+    async def connect(self) -> "ReplayedStudent":
+        import websockets
+
+        self.ws = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None)
+        await self._answer(self.opening)
+        return self
+
+    async def rounds(self, rounds: int, pace: float) -> list[float]:
+        start = time.monotonic() + random.uniform(0, pace)
+        timings = []
+        for r in range(rounds):
+            await asyncio.sleep(max(0.0, start + r * pace - time.monotonic()))
+            seconds, elements = await self._answer(self.drawing)
+            if "metric" not in elements:
+                raise RuntimeError(f"a replayed drawing got no prediction, only {elements}")
+            timings.append(seconds)
+        return timings
+
+    async def _answer(self, message: bytes) -> tuple[float, set[str]]:
+        """Send one message; (seconds until the run finished, kinds of elements drawn)."""
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        sent, elements = time.monotonic(), set()
+        await self.ws.send(message)
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(await asyncio.wait_for(self.ws.recv(), timeout=60))
+            kind = reply.WhichOneof("type")
+            if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                elements.add(reply.delta.new_element.WhichOneof("type"))
+            if kind == "script_finished":
+                return time.monotonic() - sent, elements
+
+
+def percentiles(seconds: list[float]) -> tuple[float, float]:
+    ms = sorted(1000 * v for v in seconds)
+    return statistics.median(ms), ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
 
 
 async def run(args) -> None:
-    from playwright.async_api import async_playwright
-
     home = tempfile.mkdtemp(prefix="mnist-load-")
     proc, base, started = start_server(home)
     try:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=args.chromium, args=FLAGS)
             pages = [await open_draw_page(browser, base)]
-            first = await draw_and_wait(pages[0])
+            first, _ = await draw_and_wait(pages[0])
             cold = time.monotonic() - started
             print(f"cold start to first prediction on the Draw page: {cold:.1f} s "
                   f"(that first prediction took {first:.2f} s: TensorFlow import, model load)")
             print(f"server memory with the model loaded, 1 session: {rss_mb(proc.pid):.0f} MB")
-            print("| sessions | p50 latency (ms) | p95 latency (ms) | server RSS (MB) | "
-                  "MB per extra session |")
-            print("|---|---|---|---|---|")
+            how = "all at once" if args.pace == 0 else f"each session once every {args.pace:g} s"
+            print(f"{args.rounds} drawings per session, {how}; latencies p50 / p95 in ms")
+            others = "replayed sessions: drawing sent → answer" if args.replay else "-"
+            print(f"| sessions | mouse-up → prediction | drawing sent → prediction | {others} | "
+                  "cores busy: server / all | server RSS (MB) | MB per extra session |")
+            print("|---|---|---|---|---|---|---|")
+            opening, drawing = pages[0].sent[0], drawing_message(pages[0].sent)
+            replayed: list[ReplayedStudent] = []
             base_rss = None
             for n in args.sessions:
-                while len(pages) < n:
+                browsers = 1 if args.replay else n
+                while len(pages) < browsers:
                     pages.append(await open_draw_page(browser, base))
-                latencies: list[float] = []
-                for _ in range(args.rounds):
-                    latencies += await asyncio.wait_for(
-                        asyncio.gather(*(draw_and_wait(pg) for pg in pages[:n])), timeout=600)
+                while args.replay and len(replayed) < n - 1:
+                    replayed.append(await ReplayedStudent(base, opening, drawing).connect())
+                wall, server_cpu, all_cpu = time.monotonic(), cpu_seconds(proc.pid), cpu_seconds()
+                rounds = await asyncio.wait_for(asyncio.gather(
+                    *(student(pg, args.rounds, args.pace) for pg in pages[:browsers]),
+                    *(r.rounds(args.rounds, args.pace) for r in replayed[:n - 1])), timeout=900)
+                timings = [t for session in rounds[:browsers] for t in session]
+                answers = [t for session in rounds[browsers:] for t in session]
+                wall = time.monotonic() - wall
+                server_cores = (cpu_seconds(proc.pid) - server_cpu) / wall
+                all_cores = (cpu_seconds() - all_cpu) / wall
                 rss = rss_mb(proc.pid)
                 base_rss = rss if base_rss is None else base_rss
                 per = (rss - base_rss) / (n - args.sessions[0]) if n > args.sessions[0] else 0
-                ms = sorted(1000 * v for v in latencies)
-                p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
-                print(f"| {n} | {statistics.median(ms):.0f} | {p95:.0f} | {rss:.0f} | "
-                      f"{per:.1f} |", flush=True)
+                seen = percentiles([t[0] for t in timings])
+                sent = percentiles([t[1] for t in timings])
+                other = "%.0f / %.0f" % percentiles(answers) if answers else "-"
+                print(f"| {n} | {seen[0]:.0f} / {seen[1]:.0f} | {sent[0]:.0f} / {sent[1]:.0f} | "
+                      f"{other} | {server_cores:.2f} / {all_cores:.2f} | {rss:.0f} | {per:.1f} |",
+                      flush=True)
+            for r in replayed:
+                await r.ws.close()
             await browser.close()
     finally:
         proc.terminate()
@@ -132,6 +287,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 30])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pace", type=float, default=0.0,
+                        help="seconds between one session's drawings; 0: all sessions at once")
+    parser.add_argument("--replay", action="store_true",
+                        help="one Chromium session; the others replay its messages without a "
+                             "browser, so Chromium does not take the server's CPU")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     asyncio.run(run(parser.parse_args()))
 

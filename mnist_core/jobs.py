@@ -9,7 +9,7 @@ import threading
 from typing import Callable
 
 from .data import Dataset
-from .store import RunRecord, RunStore
+from .store import RunRecord, RunStore, StoreError
 from .training import Progress, Snapshot, TrainConfig, train
 
 
@@ -19,7 +19,11 @@ class JobBusy(Exception):
 
 class _RecordingProgress(Progress):
     """Progress that also writes each finished epoch to the store, so a killed run keeps
-    its curves up to the last complete epoch."""
+    its curves up to the last complete epoch.
+
+    A failed write (disk full for a moment) does not stop training: the whole history is
+    written again after the next epoch and with the final record.
+    """
 
     def __init__(self, store: RunStore | None) -> None:
         super().__init__()
@@ -29,7 +33,10 @@ class _RecordingProgress(Progress):
         super().end_epoch(record)
         snap = self.snapshot()
         if self.store is not None and snap.run_id:
-            self.store.record_history(snap.run_id, snap.history)
+            try:
+                self.store.record_history(snap.run_id, snap.history)
+            except StoreError:
+                pass
 
 
 class TrainingJob:

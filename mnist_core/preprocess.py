@@ -8,6 +8,7 @@ into shapes it never saw.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -134,26 +135,40 @@ def naive_resize(image: np.ndarray) -> np.ndarray:
     return cv2.resize(ink_map(image), (MNIST_FIELD, MNIST_FIELD), interpolation=cv2.INTER_AREA)
 
 
+MAX_FILE_SIDE = 2048
+
+
 def read_image_file(path) -> np.ndarray:
     """Read any still image file Pillow understands into an array (grey, RGB or RGBA).
 
     Palette, CMYK, 16-bit and other modes are converted; animated files use their first frame.
+    Images larger than MAX_FILE_SIDE are reduced (box filter) first: the result is 28x28
+    anyway, and a 10000x10000 photo would otherwise need gigabytes of float arrays.
     Decompression bombs and unreadable files raise ImageError.
     """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            # Between 89 and 179 megapixels Pillow only warns; we reduce such images at once.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             img.seek(0)
             if img.mode.startswith("I"):  # 16/32-bit grey; 8-bit data saved wide stays 8-bit
-                arr = np.asarray(img, dtype=np.float64)
+                arr = np.asarray(_reduced(img.convert("I")), dtype=np.float64)
                 return (arr / (255.0 if arr.max(initial=0) <= 255 else arr.max())).astype(np.float32)
             if img.mode == "F":
-                arr = np.asarray(img, dtype=np.float32)
+                arr = np.asarray(_reduced(img), dtype=np.float32)
                 return arr / max(1.0, float(arr.max()))
             has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
-            return np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
+            return np.asarray(_reduced(img.convert("RGBA" if has_alpha else "RGB")))
     except Image.DecompressionBombError as e:
         raise ImageError(f"{path}: image too large ({e})") from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"{path}: not a readable image ({type(e).__name__})") from e
+
+
+def _reduced(img):
+    factor = -(-max(img.size) // MAX_FILE_SIDE)  # ceiling division
+    return img.reduce(factor) if factor > 1 else img

@@ -109,7 +109,10 @@ class RunStore:
             db.row_factory = sqlite3.Row
             yield db
         except sqlite3.Error as e:
-            raise StoreError(f"store {self.db_path}: {e}") from e
+            hint = (" (is the disk full or the lab home read-only? free some space or set "
+                    f"{settings.HOME_ENV} to another folder)"
+                    if isinstance(e, sqlite3.OperationalError) else "")
+            raise StoreError(f"the lab's database {self.db_path} failed: {e}{hint}") from e
         finally:
             db.close()
 
@@ -136,8 +139,11 @@ class RunStore:
         if model is not None:
             try:
                 model_file = save_atomic(model, self.models_dir / f"{run_id}.keras").name
-            except OSError as e:
-                status, error = "failed", f"the model could not be saved: {e}"
+            except OSError as e:  # disk full, folder gone read-only: the run says so, no file
+                status = "failed"
+                error = (f"the model could not be saved in {self.models_dir} "
+                         f"({e.strerror or e}); free some disk space or set {settings.HOME_ENV} "
+                         "to another folder, then train again")
         with self._connect() as db:
             db.execute("UPDATE runs SET status=?, finished_at=?, history=?, test_accuracy=?, "
                        "test_loss=?, seconds=?, model_file=?, error=? WHERE id=?",
@@ -178,7 +184,8 @@ class RunStore:
 
     def mark_interrupted(self) -> int:
         """Runs left 'running' by a process that no longer exists were cut off (killed, power
-        loss): say so rather than show them as running forever."""
+        loss): say so rather than show them as running forever, and delete the temporary model
+        file a kill during saving leaves behind (it was never registered)."""
         host = socket.gethostname()
         with self._connect() as db:
             rows = db.execute("SELECT id, pid, host FROM runs WHERE status IN "
@@ -188,6 +195,9 @@ class RunStore:
                 db.execute("UPDATE runs SET status='interrupted', finished_at=?, error=? "
                            "WHERE id=?", (time.time(), "the training process ended "
                                           "unexpectedly", run_id))
+        for run_id in dead:
+            for partial in self.models_dir.glob(f".{run_id}-*.keras"):
+                partial.unlink(missing_ok=True)
         return len(dead)
 
     @staticmethod

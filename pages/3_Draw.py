@@ -3,6 +3,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 import app_state
+from mnist_core.store import StoreError
 from mnist_core import charts
 
 app_state.setup_page()
@@ -65,9 +66,12 @@ def show_prediction(prediction) -> None:
             if store is None or label is None:
                 st.error("Not saved: " + (app_state.store_error() or "pick the true digit."))
             else:
-                store.add_drawing(prediction.prepared.image, int(label), prediction.digit,
-                                  model.ref)
-                st.toast(f"Saved as a {label}. Thank you!", icon=":material/check_circle:")
+                try:
+                    store.add_drawing(prediction.prepared.image, int(label), prediction.digit,
+                                      model.ref)
+                    st.toast(f"Saved as a {label}. Thank you!", icon=":material/check_circle:")
+                except StoreError as e:
+                    st.error(f"Not saved: {e}")
 
 
 draw_area()

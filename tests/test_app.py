@@ -84,6 +84,24 @@ def test_draw_saves_a_labelled_drawing():
     assert saved.shape == (1, 28, 28, 1) and saved_labels.tolist() == [labels[0]]
 
 
+def test_a_full_disk_when_saving_a_drawing_is_a_message_and_drawing_goes_on(monkeypatch):
+    from mnist_core.store import RunStore, StoreError
+
+    def disk_full(self, *args):
+        raise StoreError("the lab's database failed: database or disk is full")
+
+    monkeypatch.setattr(RunStore, "add_drawing", disk_full)
+    images, labels = drawn_digits(2, seed=5)
+    at = open_page("pages/3_Draw.py")
+    at.session_state[app_state.TEST_DRAWING] = images[0]
+    at.run()
+    at.button(key="FormSubmitter:feedback-Save drawing").click().run()
+    assert not at.exception and any("disk is full" in e.value for e in at.error)
+    at.session_state[app_state.TEST_DRAWING] = images[1]
+    at.run()
+    assert not at.exception and at.metric[0].value == str(labels[1])
+
+
 def test_analyze_shows_metrics_matrix_and_filtered_gallery():
     at = open_page("pages/2_Analyze.py")
     assert float(at.metric[0].value.rstrip("%")) >= 99.3

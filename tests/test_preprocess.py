@@ -1,5 +1,6 @@
 import io
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -151,3 +152,22 @@ def test_huge_stroke_widths_give_an_answer_or_a_reason_never_an_error(width):
     result = to_mnist(stroke_canvas(SEVEN, width=width))
     assert result.empty == (result.image is None)
     assert result.image is not None or result.reason
+
+
+def test_a_one_pixel_file_is_empty_not_an_error(tmp_path):
+    path = _save(tmp_path, Image.new("L", (1, 1), 255), "dot.png")
+    assert to_mnist(read_image_file(path)).empty
+
+
+def test_a_10000_pixel_wide_photo_is_reduced_and_read(tmp_path, recwarn):
+    """100 megapixels: Pillow only warns below 179 MP; we reduce on reading so memory stays
+    small, and the digit is still found."""
+    page = np.full((10_000, 10_000), 255, np.uint8)               # white paper
+    cv2.line(page, (3000, 2000), (7000, 2000), 0, 400)           # a thick dark 7
+    cv2.line(page, (7000, 2000), (4500, 8500), 0, 400)
+    path = _save(tmp_path, Image.fromarray(page), "huge.png")
+    image = read_image_file(path)
+    assert max(image.shape[:2]) <= 2048
+    result = to_mnist(image)
+    assert not result.empty and result.image.shape == (28, 28)
+    assert not [w for w in recwarn if "decompression" in str(w.message).lower()]

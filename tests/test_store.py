@@ -136,3 +136,90 @@ def test_sigkill_mid_training_leaves_an_interrupted_run_and_no_model(lab_home):
     assert len(killed.history) >= 1                      # curves up to the last epoch survive
     assert sorted(p.name for p in store.models_dir.iterdir()) == [f"{earlier}.keras"]
     assert RunStore().get_run(earlier).status == "done"
+
+
+_KILLED_WHILE_SAVING = """
+import os, signal
+from mnist_core.store import RunStore
+
+class HalfWrittenModel:
+    def save(self, path):
+        with open(path, "wb") as f:
+            f.write(b"half a model")
+        os.kill(os.getpid(), signal.SIGKILL)   # the process dies in the middle of the save
+
+store = RunStore()
+run = store.create_run({"preset": "fast"}, "x")
+store.record_history(run, [{"epoch": 1}])
+store.finish_run(run, status="done", history=[{"epoch": 1}], model=HalfWrittenModel())
+"""
+
+
+def test_sigkill_mid_save_registers_no_model_and_cleans_the_partial_file(lab_home):
+    store = RunStore()
+    earlier = store.create_run({"preset": "fast"}, "x")
+    store.finish_run(earlier, status="done", history=[{"epoch": 1}], model=FakeModel())
+    proc = subprocess.run([sys.executable, "-c", _KILLED_WHILE_SAVING], env=os.environ.copy(),
+                          capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    assert list(store.models_dir.glob(".*.keras")), "the kill should leave a temporary file"
+    restarted = RunStore()
+    killed, = [r for r in restarted.list_runs() if r.id != earlier]
+    assert killed.status == "interrupted" and not killed.has_model
+    assert killed.history == [{"epoch": 1}]
+    assert sorted(p.name for p in store.models_dir.iterdir()) == [f"{earlier}.keras"]
+    assert restarted.get_run(earlier).status == "done"
+
+
+_FULL_DISK = """
+import os, resource, signal
+from mnist_core.store import RunStore, StoreError
+
+class FourMegabyteModel:
+    def save(self, path):
+        with open(path, "wb") as f:
+            for _ in range(64):
+                f.write(bytes(64 * 1024))
+
+store = RunStore()
+run = store.create_run({"preset": "fast"}, "x")
+store.record_history(run, [{"epoch": 1}])
+# From here on the kernel refuses to grow any file past the database's size + 64 KB, as a
+# full disk would; SIGXFSZ ignored makes a refused write an error (EFBIG), not a kill.
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = os.path.getsize(store.db_path) + 64 * 1024
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+record = store.finish_run(run, status="done", history=[{"epoch": 1}, {"epoch": 2}],
+                          model=FourMegabyteModel())
+print("RUN", record.status, record.error, sep="|")
+saved = 0
+try:
+    for _ in range(20000):
+        store.add_drawing([[0.5] * 28] * 28, 3, 3, "bundled")
+        saved += 1
+    print("NEVER FULL")
+except StoreError as e:
+    print("DRAWINGS", saved, e, sep="|")
+"""
+
+
+def test_full_disk_is_a_clear_error_and_loses_nothing_already_stored(lab_home):
+    """A model too big for the space left and a database that can no longer grow: each is a
+    clear error, no partial file stays, and everything written before is intact."""
+    proc = subprocess.run([sys.executable, "-c", _FULL_DISK], env=os.environ.copy(),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = dict(line.split("|", 1) for line in proc.stdout.splitlines())
+    status, error = lines["RUN"].split("|")
+    assert status == "failed" and "model could not be saved" in error
+    assert "File too large" in error and "free some disk space" in error
+    saved, message = lines["DRAWINGS"].split("|")
+    assert int(saved) > 0 and "is the disk full" in message
+    store = RunStore()
+    run, = store.list_runs()
+    assert run.status == "failed" and not run.has_model and len(run.history) == 2
+    assert list(store.models_dir.iterdir()) == []                      # no partial model file
+    images, labels = store.drawings()
+    assert len(labels) == int(saved) and np.allclose(images, 128 / 255)
+    with sqlite3.connect(store.db_path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -122,3 +122,23 @@ def test_a_kaggle_dataset_without_test_set_trains_and_reports_validation(small_m
     assert snap.status == "done" and snap.test_accuracy is None
     assert "val_accuracy" in snap.history[-1]
     assert RunStore().get_run(snap.run_id).data_source == "Kaggle CSV train.csv"
+
+
+def test_a_refused_history_write_does_not_stop_training(small_mnist, monkeypatch):
+    """Disk full for a moment after an epoch: training carries on and the final record still
+    has every epoch."""
+    from mnist_core.store import StoreError
+
+    refused = []
+
+    def disk_full(self, run_id, history):
+        refused.append(len(history))
+        raise StoreError("database or disk is full")
+
+    monkeypatch.setattr(RunStore, "record_history", disk_full)
+    config = TrainConfig.from_preset("fast", epochs=2, limit=600, seed=0)
+    job = TrainingJob(config, small_mnist, RunStore()).start()
+    assert job.join(timeout=300)
+    snap = job.snapshot()
+    assert snap.status == "done" and refused == [1, 2]
+    assert len(RunStore().get_run(snap.run_id).history) == 2

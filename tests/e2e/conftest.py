@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_for(url: str, proc: subprocess.Popen, seconds: float) -> None:
+    """Poll `url` until it answers 200; kill `proc` and raise if it dies or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"{url} did not answer")
+        time.sleep(0.3)
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """Base URL of a running app; stopped (and its lab home deleted) after the session."""
@@ -63,18 +80,10 @@ def server(tmp_path_factory):
          "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"Streamlit did not start: {(home / 'server.log').read_text()}")
-        time.sleep(0.3)
+    try:
+        _wait_for(f"{base}/_stcore/health", proc, 60)
+    except RuntimeError as e:
+        raise RuntimeError(f"{e}: {(home / 'server.log').read_text()}") from None
     yield base
     proc.terminate()
     try:
@@ -92,6 +101,23 @@ def browser(server):
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield b
         b.close()
+
+
+@contextmanager
+def separate_chromium(browser, tmp_path):
+    """A page in its own Chromium process, which the test can SIGKILL like a crashed browser."""
+    port = _free_port()
+    proc = subprocess.Popen([CHROMIUM, "--headless=new", f"--remote-debugging-port={port}",
+                             f"--user-data-dir={tmp_path / 'chromium-profile'}", *CHROMIUM_FLAGS,
+                             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        _wait_for(f"{endpoint}/json/version", proc, 60)
+        other = browser.browser_type.connect_over_cdp(endpoint)
+        yield other.contexts[0].new_page(), proc
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -140,8 +166,11 @@ def new_page(browser, request):
         ARTIFACTS.mkdir(exist_ok=True)
         for i, context in enumerate(contexts):
             for j, page in enumerate(context.pages):
-                page.screenshot(path=ARTIFACTS / f"{request.node.name}-{i}-{j}.png",
-                                full_page=True)
+                try:
+                    page.screenshot(path=ARTIFACTS / f"{request.node.name}-{i}-{j}.png",
+                                    full_page=True)
+                except Exception:  # a page the test crashed on purpose has nothing to show
+                    pass
     for context in contexts:
         context.close()
 

@@ -2,7 +2,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import open_app, save_docs_screenshot, settle
+from tests.e2e.conftest import open_app, save_docs_screenshot, separate_chromium, settle
 
 BATCH_CHART_POINTS = """() => {
   const plot = document.querySelector('.js-plotly-plot');
@@ -36,7 +36,7 @@ def start_run(page) -> None:
     page.get_by_role("button", name="Start training").click()
 
 
-def test_live_training_is_shared_survives_reload_and_finishes(new_page, server):
+def test_live_training_is_shared_survives_reload_and_finishes(new_page, server, tmp_path):
     teacher = new_page()
     open_app(teacher, server, "Train")
     start_run(teacher)
@@ -53,6 +53,13 @@ def test_live_training_is_shared_survives_reload_and_finishes(new_page, server):
     expect(student.get_by_text("fast · running")).to_be_visible(timeout=30_000)
     expect(student.get_by_role("button", name="Start training")).to_have_count(0)  # ...no Start
     assert len(wait_for_growth(student, times=1)) >= 2
+
+    with separate_chromium(teacher.context.browser, tmp_path) as (crashed, process):
+        open_app(crashed, server, "Train")              # a third student's browser...
+        expect(crashed.get_by_text("fast · running")).to_be_visible(timeout=30_000)
+        process.kill()                                  # ...crashes (SIGKILL, no goodbye)
+        process.wait(timeout=30)
+    assert len(wait_for_growth(student, times=2)) >= 3  # the others' views go on
 
     student.get_by_role("button", name="Stop training").click()   # stopping asks first
     student.get_by_role("button", name="Yes, stop").click()
