@@ -109,9 +109,9 @@ class RunStore:
             db.row_factory = sqlite3.Row
             yield db
         except sqlite3.Error as e:
+            cannot_write = any(w in str(e) for w in ("full", "I/O", "readonly", "unable to open"))
             hint = (" (is the disk full or the lab home read-only? free some space or set "
-                    f"{settings.HOME_ENV} to another folder)"
-                    if isinstance(e, sqlite3.OperationalError) else "")
+                    f"{settings.HOME_ENV} to another folder)" if cannot_write else "")
             raise StoreError(f"the lab's database {self.db_path} failed: {e}{hint}") from e
         finally:
             db.close()
