@@ -105,10 +105,8 @@ async def open_draw_page(browser, base: str):
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     await context.add_init_script(PROBE)
     page = await context.new_page()
-    page.problems = []
-    page.on("console", lambda m: m.type in ("error", "warning") and page.problems.append(m.text))
-    page.on("requestfailed", lambda r: page.problems.append(f"failed {r.url} {r.failure}"))
-    page.on("response", lambda r: r.status >= 400 and page.problems.append(f"{r.status} {r.url}"))
+    page.problems = []   # console errors, printed if a drawing never gets its prediction
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
     page.sent = []   # every message the page sends the server (BackMsg protobufs)
     page.on("websocket", lambda ws: ws.on("framesent", lambda frame: page.sent.append(frame)))
     await page.goto(f"{base}/Draw")
