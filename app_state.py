@@ -15,12 +15,18 @@ from mnist_core.store import BUNDLED, RunRecord, RunStore, StoreError
 
 ACTIVE_MODEL = "active_model"          # "bundled" or a run id
 TEST_DRAWING = "test_drawing"          # test seam: an RGBA array used instead of the canvas
+TEACHER_GATE = "teacher_gate"          # this session's TeacherGate (unlock state, tries left)
 
 
 PAGES = [("streamlit_app.py", "Home", ":material/home:"),
          ("pages/1_Train.py", "Train", ":material/model_training:"),
          ("pages/2_Analyze.py", "Analyze", ":material/analytics:"),
-         ("pages/3_Draw.py", "Draw", ":material/draw:")]
+         ("pages/3_Draw.py", "Draw", ":material/draw:"),
+         ("pages/4_Class.py", "Class", ":material/groups:")]
+
+
+PAGE_BLURBS = {"Train": "Train a network", "Analyze": "Analyze its mistakes",
+               "Draw": "Draw a digit", "Class": "See the class's drawings (the class wall)"}
 
 
 @st.cache_resource(show_spinner=False)
@@ -52,10 +58,12 @@ def setup_page() -> None:
     st.set_page_config(page_title="MNIST CNN Lab", layout="wide",
                        page_icon=str(settings.ASSETS_DIR / "icon.png"))
     _keep_tensorflow_state_between_reruns()
+    warm_up_default_model()
     for path, label, icon in PAGES:
         st.sidebar.page_link(path, label=label, icon=icon)
     st.sidebar.divider()
     model_sidebar()
+    teacher_sidebar()
 
 
 @dataclass(frozen=True)
@@ -96,15 +104,15 @@ def mnist():
     return load_mnist()
 
 
-@st.cache_resource(show_spinner="Loading the model...", max_entries=8)
 def predictor(ref: str):
-    """A shared, thread-safe Predictor for the model `ref` (loaded once per process)."""
-    from mnist_core.inference import Predictor
-    from mnist_core.model_files import load_checked
-
-    # Only the bundled model or a stored run: unlike the CLI, the app never opens a path.
-    path = settings.BUNDLED_MODEL if ref == BUNDLED else store().model_path(ref)
-    return Predictor(load_checked(path))
+    """A shared, thread-safe Predictor for the model `ref` (loaded once per process; the
+    bundled model is usually warm already). Only the bundled model or a stored run: unlike the
+    CLI, the app never opens a path."""
+    cache = model_cache()
+    if cache.is_loaded(ref):
+        return cache.get(ref)
+    with st.spinner("Loading the model..."):
+        return cache.get(ref)
 
 
 @st.cache_resource(show_spinner="Evaluating on the 10,000 test images...", max_entries=8)
@@ -145,6 +153,15 @@ def finished_runs() -> list[RunRecord]:
         return []
 
 
+def last_run() -> RunRecord | None:
+    """The most recent run in the store (None if none, or the store cannot be read)."""
+    s = store()
+    try:
+        return s.latest_run() if s is not None else None
+    except StoreError:
+        return None
+
+
 def models() -> list[ModelInfo]:
     card = bundled_card()
     found = [ModelInfo(BUNDLED, f"Bundled ({card.get('preset', 'model')})",
@@ -177,3 +194,117 @@ def model_sidebar() -> None:
         st.sidebar.caption(f"Test accuracy {100 * accuracy:.2f}% on the official MNIST test set.")
     if store_error():
         st.sidebar.warning(f"Runs cannot be saved: {store_error()}")
+
+
+# --- teacher key -----------------------------------------------------------------------------
+
+def teacher_key() -> str | None:
+    """The configured key (environment first, then `teacher_key` in .streamlit/secrets.toml)."""
+    from mnist_core.teacher import configured_key
+
+    try:
+        secret = st.secrets.get("teacher_key")
+    except Exception:  # no secrets.toml, or one that does not parse: no key from there
+        secret = None
+    return configured_key(secret)
+
+
+def _gate():
+    from mnist_core.teacher import TeacherGate
+
+    if TEACHER_GATE not in st.session_state:
+        st.session_state[TEACHER_GATE] = TeacherGate()
+    return st.session_state[TEACHER_GATE]
+
+
+def is_teacher() -> bool:
+    """True in a single-user lab (no key configured) or in a session that unlocked the key.
+
+    Call it again inside every callback that changes shared state: the check must happen on
+    the server when the action runs, not only when the button was drawn."""
+    return teacher_key() is None or _gate().unlocked
+
+
+def teacher_only(action: str) -> bool:
+    """is_teacher(); when locked, also say (briefly) that `action` needs the teacher unlock."""
+    if is_teacher():
+        return True
+    st.caption(f":material/lock: {action}: teacher only (unlock in the sidebar).")
+    return False
+
+
+def _unlock() -> None:
+    attempt = st.session_state.pop("teacher_key_attempt", "")
+    st.session_state["teacher_message"] = _gate().try_unlock(attempt, teacher_key())
+
+
+def _lock() -> None:
+    _gate().unlocked = False
+
+
+def teacher_sidebar() -> None:
+    """The unlock field, shown only when a key is configured. The typed key is removed from
+    the session state as soon as it is checked, and never shown again."""
+    if teacher_key() is None:
+        return
+    if _gate().unlocked:
+        st.sidebar.caption(":material/lock_open: Teacher controls unlocked in this browser.")
+        st.sidebar.button("Lock teacher controls", on_click=_lock)
+        return
+    with st.sidebar.form("teacher_unlock", border=False, enter_to_submit=True):
+        st.text_input("Teacher key", type="password", key="teacher_key_attempt",
+                      help="Starting or stopping training and editing the class's drawings "
+                           "need the teacher key. Students can draw and watch without it.")
+        st.form_submit_button("Unlock", on_click=_unlock)
+    message = st.session_state.pop("teacher_message", None)
+    if message:
+        st.sidebar.error(message)
+
+
+# --- warm start ------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def model_cache():
+    """Process-wide models by reference, loaded once; shared by pages and the warm-up thread."""
+    from mnist_core.model_cache import PredictorCache
+
+    return PredictorCache(_model_file)
+
+
+def _model_file(ref: str):
+    if ref == BUNDLED:
+        return settings.BUNDLED_MODEL
+    if store() is None:
+        raise KeyError(f"run '{ref}' cannot be opened: {store_error()}")
+    return store().model_path(ref)
+
+
+def warm_up_default_model() -> None:
+    """Load and warm the bundled model in the background as soon as the server serves its
+    first page, so the first student's drawing is answered like any other."""
+    model_cache().warm_up_in_background(BUNDLED)
+
+
+# --- joining ---------------------------------------------------------------------------------
+
+def join_address():
+    """The address students should open (the LAN address when the server listens beyond
+    this computer), from Streamlit's own server options."""
+    from mnist_core.joining import join_address as address
+
+    return address(st.get_option("server.address"), int(st.get_option("server.port")),
+                   st.get_option("server.baseUrlPath") or "", lan=_lan_ip())
+
+
+@st.cache_resource(show_spinner=False, ttl=300)
+def _lan_ip() -> str | None:
+    from mnist_core.joining import lan_ip
+
+    return lan_ip()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def qr_code(url: str) -> bytes:
+    from mnist_core.joining import qr_png
+
+    return qr_png(url)

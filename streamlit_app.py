@@ -1,5 +1,6 @@
 """Entry point, `streamlit run streamlit_app.py`, and the Home page: what the lab is, which
-model is active, where to go next. Imports no TensorFlow, so the app opens at once."""
+model is active, how students join, where to go next. Imports no TensorFlow, so the app opens
+at once (the bundled model warms up in the background meanwhile)."""
 import streamlit as st
 
 import app_state
@@ -20,10 +21,22 @@ if model.test_accuracy is not None:
 
 job = app_state.job_registry().current
 if job is not None and job.active:
-    snap = job.snapshot()
-    st.info(f"A '{job.config.preset}' training is running: epoch "
-            f"{min(snap.epoch + 1, snap.epochs)}/{snap.epochs}.", icon=":material/model_training:")
+    running = job.describe()
+    st.info(f"{running[:1].upper()}{running[1:]} is running.", icon=":material/model_training:")
 
-st.page_link("pages/1_Train.py", label="Train a network", icon=":material/model_training:")
-st.page_link("pages/2_Analyze.py", label="Analyze its mistakes", icon=":material/analytics:")
-st.page_link("pages/3_Draw.py", label="Draw a digit", icon=":material/draw:")
+for path, label, icon in app_state.PAGES[1:]:
+    st.page_link(path, label=app_state.PAGE_BLURBS.get(label, label), icon=icon)
+
+st.subheader("Join from your device")
+join = app_state.join_address()
+address, code = st.columns([2, 1], vertical_alignment="center")
+address.markdown("Students open this address in their browser, or scan the code:")
+address.header(join.url, anchor=False)
+if join.reachable_by_others:
+    address.caption("Same Wi-Fi as this computer needed. Students can draw, save drawings and "
+                    "watch training; the teacher key (sidebar) guards the rest when one is set.")
+    code.image(app_state.qr_code(join.url), caption=join.url, width=200)
+else:
+    address.warning("This server only listens on this computer, so students cannot reach it. "
+                    "Start it with `streamlit run streamlit_app.py --server.address 0.0.0.0` "
+                    "to let a class join.", icon=":material/wifi_off:")

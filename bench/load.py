@@ -14,7 +14,8 @@ then, in Debian's Chromium through Playwright:
 - two latencies, both timed inside the page (performance.now(), no Playwright delay): from
   releasing the mouse to the prediction on screen, as a student sees it; and from the moment
   the canvas sends the drawing to the server to the prediction on screen. The difference is
-  the canvas component's own 200 ms debounce after mouse-up (streamlit-drawable-canvas 0.13);
+  the canvas's own delay after mouse-up (none in ours, draw_canvas/; 200 ms of debounce in
+  streamlit-drawable-canvas 0.13, which it replaced: docs/canvas.md);
 - with `--replay`, one Chromium session and N-1 sessions that replay its WebSocket messages
   without a browser (see ReplayedStudent), so that 30 Chromiums do not eat the server's CPU;
 - CPU use of the server and of the whole machine, the server's resident memory after each N,
@@ -40,14 +41,16 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from playwright.async_api import async_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-SEVEN = [(70, 50), (210, 50), (120, 240)]
+SEVEN = [(0.25, 0.18), (0.75, 0.18), (0.43, 0.86)]   # in 0..1 of the canvas side
+CANVAS = "canvas.mnist-canvas"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update"]
-# Timestamps taken inside the page: mouse-up, the next message the page sends to the server
-# (the canvas's drawing), and the moment the prediction appears in the DOM.
+# Timestamps taken inside the page: pen up (a pointer event: the canvas takes mouse, touch and
+# pen alike), the next message the page sends to the server (the canvas's drawing), and the
+# moment the prediction appears in the DOM.
 PROBE = """
 window.__lab = {up: null, sent: null, shown: null};
-window.addEventListener('mouseup', () => {
+window.addEventListener('pointerup', () => {
   window.__lab = {up: performance.now(), sent: null, shown: null};
   const seen = () => document.querySelector('[data-testid="stMetricValue"]');
   new MutationObserver((_, observer) => {
@@ -110,34 +113,33 @@ async def open_draw_page(browser, base: str):
     page.sent = []   # every message the page sends the server (BackMsg protobufs)
     page.on("websocket", lambda ws: ws.on("framesent", lambda frame: page.sent.append(frame)))
     await page.goto(f"{base}/Draw")
-    await page.wait_for_selector("canvas.upper-canvas", timeout=120_000)
+    await page.wait_for_selector(CANVAS, timeout=120_000)
     await page.get_by_text("Draw a digit (0-9)").wait_for(timeout=120_000)
     return page
 
 
 async def settled_canvas_box(page) -> dict:
-    """The canvas's position once it sits in its place under the Clear button. Under load the
-    component's styles can arrive seconds late: until then its canvas sits unstyled further
-    down the page (a student sees a blank area there), where strokes would draw nothing."""
-    clear = page.get_by_role("button", name="Clear")
-    canvas = page.locator("canvas.upper-canvas")
+    """The canvas's position once it has its size and has stopped moving (the page may still
+    be laying out around it under load)."""
+    canvas, last = page.locator(CANVAS), None
     while True:
-        button, box = await clear.bounding_box(), await canvas.bounding_box()
-        if button and box and 0 <= box["y"] - (button["y"] + button["height"]) < 60:
+        box = await canvas.bounding_box()
+        if box and box["width"] > 100 and box == last:
             return box
-        await page.wait_for_timeout(250)
+        last = box
+        await page.wait_for_timeout(100)
 
 
 async def draw_and_wait(page) -> tuple[float, float]:
     """Draw a 7; return (mouse-up to prediction, drawing sent to prediction) in seconds;
     then clear."""
     box = await settled_canvas_box(page)
-    await page.mouse.move(box["x"] + SEVEN[0][0], box["y"] + SEVEN[0][1])
+    seven = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in SEVEN]
+    await page.mouse.move(*seven[0])
     await page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(SEVEN, SEVEN[1:]):
+    for (x0, y0), (x1, y1) in zip(seven, seven[1:]):
         for i in range(1, 9):
-            await page.mouse.move(box["x"] + x0 + (x1 - x0) * i / 8,
-                                  box["y"] + y0 + (y1 - y0) * i / 8)
+            await page.mouse.move(x0 + (x1 - x0) * i / 8, y0 + (y1 - y0) * i / 8)
     await page.mouse.up()
     try:
         await page.wait_for_function("window.__lab.shown !== null", timeout=60_000)
@@ -146,9 +148,13 @@ async def draw_and_wait(page) -> tuple[float, float]:
               f"problems: {page.problems}", flush=True)
         raise
     t = await page.evaluate("window.__lab")
-    old = await page.locator("canvas.upper-canvas").element_handle()
+    canvas = await page.locator(CANVAS).element_handle()
+    generation = await canvas.get_attribute("data-generation")
     await page.get_by_role("button", name="Clear").click()
-    await page.wait_for_function("c => !c.isConnected", arg=old, timeout=120_000)
+    # Clear empties the same canvas (a new generation), and the page shows its hint again.
+    await page.wait_for_function("([c, g]) => c.dataset.generation !== g && "
+                                 "c.dataset.strokes === '0'", arg=[canvas, generation],
+                                 timeout=120_000)
     await page.get_by_text("Draw a digit (0-9)").wait_for(timeout=120_000)
     return (t["shown"] - t["up"]) / 1000, (t["shown"] - t["sent"]) / 1000
 

@@ -210,16 +210,19 @@ def cmd_runs(args) -> int:
         for run in runs:
             print(json.dumps({"id": run.id, "preset": run.preset, "status": run.status,
                               "test_accuracy": run.test_accuracy, "seconds": run.seconds,
-                              "created_at": run.created_at, "has_model": run.has_model}))
+                              "created_at": run.created_at, "has_model": run.has_model,
+                              "epochs_done": run.epochs_done,
+                              "epochs_planned": run.epochs_planned, "error": run.error}))
         return 0
     if not runs:
         print(f"no runs yet in {settings.lab_home()}; start one with: python -m mnist_core train")
         return 0
-    print(f"{'id':24} {'preset':14} {'status':12} {'test acc':>8} {'seconds':>8}")
+    print(f"{'id':24} {'preset':14} {'status':12} {'epochs':>7} {'test acc':>8} {'seconds':>8}")
     for run in runs:
         acc = "" if run.test_accuracy is None else f"{run.test_accuracy:.4f}"
         secs = "" if run.seconds is None else f"{run.seconds:.0f}"
-        print(f"{run.id:24} {run.preset:14} {run.status:12} {acc:>8} {secs:>8}")
+        epochs = f"{run.epochs_done}/{run.epochs_planned or '?'}"
+        print(f"{run.id:24} {run.preset:14} {run.status:12} {epochs:>7} {acc:>8} {secs:>8}")
     return 0
 
 

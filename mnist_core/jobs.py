@@ -73,6 +73,18 @@ class TrainingJob:
     def active(self) -> bool:
         return self._thread.is_alive() or self.snapshot().status == "pending"
 
+    def describe(self) -> str:
+        """"a 'fast' training (epoch 2 of 3)", or "(starting)" before the first batch: the
+        epoch count is only known once the data is loaded, so never "epoch 1/0"."""
+        snap = self.snapshot()
+        if snap.epochs == 0:
+            where = "starting"
+        elif snap.status == "stopping":
+            where = "stopping"
+        else:
+            where = f"epoch {min(snap.epoch + 1, snap.epochs)} of {snap.epochs}"
+        return f"a '{self.config.preset}' training ({where})"
+
     def _run(self) -> None:
         run_id = None
         try:
@@ -120,9 +132,7 @@ class JobRegistry:
         config.validate()
         with self._lock:
             if self._job is not None and self._job.active:
-                snap = self._job.snapshot()
-                raise JobBusy(f"a '{self._job.config.preset}' training is already running "
-                              f"(epoch {snap.epoch + 1}/{snap.epochs}); stop it or wait for it "
-                              "to finish")
+                raise JobBusy(f"{self._job.describe()} is already running on this server; "
+                              "stop it or wait for it to finish")
             self._job = TrainingJob(config, data, store).start()
             return self._job

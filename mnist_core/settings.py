@@ -17,6 +17,9 @@ BUNDLED_MODEL_CARD = ASSETS_DIR / "model.json"
 DATA_DIR_ENV = "MNIST_DATA_DIR"
 #: Variable naming the lab's home folder (SQLite store, trained models).
 HOME_ENV = "MNIST_LAB_HOME"
+#: Variable capping how many drawings the class set keeps (a flood of saves cannot fill the disk).
+MAX_DRAWINGS_ENV = "MNIST_LAB_MAX_DRAWINGS"
+DEFAULT_MAX_DRAWINGS = 50_000
 
 
 def lab_home() -> Path:
@@ -28,3 +31,22 @@ def lab_home() -> Path:
 def project_data_dir() -> Path:
     """The conventional `data/` folder of the project, searched after the environment variable."""
     return PROJECT_ROOT / "data"
+
+
+def max_drawings() -> int:
+    """The most saved drawings the store keeps; 50,000 (about 60 MB) unless configured.
+
+    Read at each save, so a test or a restarted server sees a changed value. A value that is
+    not a positive whole number is a ValueError naming the variable, never silently ignored.
+    """
+    raw = os.environ.get(MAX_DRAWINGS_ENV, "").strip().replace("_", "")
+    if not raw:
+        return DEFAULT_MAX_DRAWINGS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{MAX_DRAWINGS_ENV} must be a positive whole number, got "
+                         f"{os.environ[MAX_DRAWINGS_ENV]!r}")
+    return value

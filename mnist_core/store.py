@@ -6,13 +6,16 @@ app) share one home. A fresh connection per operation keeps it safe across threa
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,13 +49,36 @@ CREATE TABLE IF NOT EXISTS drawings (
     label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
     predicted INTEGER,
     model TEXT,
-    image BLOB NOT NULL
+    image BLOB NOT NULL,
+    hash TEXT
 );
+"""
+# Created after the migration below: a database from before the hash column needs it first.
+_DRAWING_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS drawings_hash ON drawings (hash);
+CREATE INDEX IF NOT EXISTS drawings_label ON drawings (label);
 """
 
 
 class StoreError(Exception):
     """The lab home cannot be used (unwritable, disk full, damaged database)."""
+
+
+class DuplicateDrawing(StoreError):
+    """This exact 28x28 image is already saved: one drawing counts once in the class set."""
+
+    def __init__(self, drawing_id: int, label: int) -> None:
+        super().__init__(f"this drawing is already saved (drawing #{drawing_id}, as a {label})")
+        self.drawing_id = drawing_id
+        self.label = label
+
+
+class DrawingLimitReached(StoreError):
+    """The class set holds as many drawings as this server is configured to keep."""
+
+
+class DrawingChanged(StoreError):
+    """Someone else deleted or relabelled a drawing between looking at it and editing it."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +101,27 @@ class RunRecord:
     def has_model(self) -> bool:
         return self.model_file is not None
 
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    @property
+    def epochs_planned(self) -> int | None:
+        epochs = self.config.get("epochs")
+        return epochs if isinstance(epochs, int) else None
+
+    def how_far(self) -> str:
+        """"3 of 10 epochs": how far a run got, for runs that did not finish."""
+        planned = self.epochs_planned
+        return f"{self.epochs_done} of {planned} epochs" if planned else \
+            f"{self.epochs_done} epochs"
+
+    def title(self) -> str:
+        """"fast · 20261125-101500-ab12cd", plus how far it got if it did not finish."""
+        if self.status in ("done", "stopped", "running"):
+            return f"{self.preset} · {self.id}"
+        return f"{self.preset} · {self.id} · {self.status} after {self.how_far()}"
+
 
 def _pid_alive(pid: int) -> bool:
     try:
@@ -95,6 +142,8 @@ class RunStore:
             self.models_dir.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
                 db.executescript(_SCHEMA)
+                _add_drawing_hashes(db)
+                db.executescript(_DRAWING_INDEXES)
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"the lab home {self.home} cannot be used ({e}); set "
                              f"{settings.HOME_ENV} to a writable folder") from e
@@ -163,6 +212,11 @@ class RunStore:
             rows = db.execute("SELECT * FROM runs ORDER BY created_at DESC").fetchall()
         return [self._record(r) for r in rows]
 
+    def latest_run(self) -> RunRecord | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()
+        return None if row is None else self._record(row)
+
     def model_path(self, run_id: str) -> Path:
         run = self.get_run(run_id)
         if not run.has_model:
@@ -208,17 +262,37 @@ class RunStore:
                          row["seconds"], row["model_file"], row["error"])
 
     # --- drawings -----------------------------------------------------------------------------
+    # Each saved drawing is stored once: its content hash is UNIQUE, so a double-clicked "Save"
+    # or a repeated save of the same image never counts twice in the class's accuracy. A save
+    # checks the duplicate and the configured cap and inserts in one BEGIN IMMEDIATE
+    # transaction, so two writers (threads or processes) cannot both slip past either check.
 
     def add_drawing(self, image: np.ndarray, label: int, predicted: int | None,
                     model: str | None) -> int:
-        """Keep a user's drawing (the 28x28 image the network saw) with its true label."""
-        if not 0 <= int(label) <= 9:
-            raise ValueError(f"label must be a digit 0-9, got {label}")
+        """Keep a user's drawing (the 28x28 image the network saw) with its true label.
+
+        Returns the new drawing's id. Raises `DuplicateDrawing` (a StoreError: the pages show
+        its message) when the same image is already saved, whatever its label, and
+        `DrawingLimitReached` when the class set is full; nothing is written then.
+        """
+        label = _digit(label)
         pixels = np.clip(np.asarray(image, np.float32).reshape(28, 28) * 255, 0, 255)
-        with self._connect() as db:
-            cur = db.execute("INSERT INTO drawings (created_at, label, predicted, model, image) "
-                             "VALUES (?, ?, ?, ?, ?)", (time.time(), int(label), predicted, model,
-                                                        pixels.round().astype(np.uint8).tobytes()))
+        data = pixels.round().astype(np.uint8).tobytes()
+        digest = _image_hash(data)
+        cap = _max_drawings()
+        with self._connect() as db, _immediate(db):
+            same = db.execute("SELECT id, label FROM drawings WHERE hash = ?",
+                              (digest,)).fetchone()
+            if same is not None:
+                raise DuplicateDrawing(same["id"], same["label"])
+            if db.execute("SELECT COUNT(*) FROM drawings").fetchone()[0] >= cap:
+                raise DrawingLimitReached(
+                    f"the class set is full: this server keeps at most {cap:,} drawings. The "
+                    "teacher can export them on the Class page and delete some, or raise the "
+                    f"limit with the environment variable {settings.MAX_DRAWINGS_ENV}")
+            cur = db.execute("INSERT INTO drawings (created_at, label, predicted, model, image, "
+                             "hash) VALUES (?, ?, ?, ?, ?, ?)",
+                             (time.time(), label, predicted, model, data, digest))
             return int(cur.lastrowid)
 
     def drawings(self) -> tuple[np.ndarray, np.ndarray]:
@@ -228,3 +302,164 @@ class RunStore:
         images = np.array([np.frombuffer(r["image"], np.uint8) for r in rows], np.float32)
         return (images.reshape(-1, 28, 28, 1) / 255.0,
                 np.array([r["label"] for r in rows], np.int64))
+
+    def list_drawings(self, label: int | None = None, *, limit: int = 60,
+                      offset: int = 0) -> list[SavedDrawing]:
+        """One page of drawings, newest first, optionally only those labelled `label`."""
+        where, args = ("WHERE label = ?", [_digit(label)]) if label is not None else ("", [])
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM drawings {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                              (*args, int(limit), int(offset))).fetchall()
+        return [_saved(r) for r in rows]
+
+    def drawings_after(self, after_id: int = 0, limit: int = 1000) -> list[SavedDrawing]:
+        """Drawings with an id above `after_id`, oldest first (keyset pagination).
+
+        Ids only grow (AUTOINCREMENT, inserts serialised), so a reader that remembers the last
+        id it saw gets exactly the drawings saved since, however many there are in total.
+        """
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM drawings WHERE id > ? ORDER BY id LIMIT ?",
+                              (int(after_id), int(limit))).fetchall()
+        return [_saved(r) for r in rows]
+
+    def iter_drawings(self, chunk: int = 1000) -> Iterator[SavedDrawing]:
+        """Every drawing, oldest first, read `chunk` rows at a time (for exports)."""
+        last = 0
+        while batch := self.drawings_after(last, chunk):
+            yield from batch
+            last = batch[-1].id
+
+    def get_drawings(self, ids: Sequence[int]) -> list[SavedDrawing]:
+        """The drawings with these ids, in the order given; ids no longer stored are skipped."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return []
+        found: dict[int, SavedDrawing] = {}
+        with self._connect() as db:
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                rows = db.execute(f"SELECT * FROM drawings WHERE id IN "
+                                  f"({', '.join('?' * len(part))})", part).fetchall()
+                found.update((r["id"], _saved(r)) for r in rows)
+        return [found[i] for i in ids if i in found]
+
+    def drawing_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, labels) of every drawing, by id, without images: cheap enough to read for
+        every refresh of the class wall (the label index covers it)."""
+        with self._connect() as db:
+            cursor = db.cursor()
+            cursor.row_factory = None  # plain tuples: half the time of sqlite3.Row here
+            rows = cursor.execute("SELECT id, label FROM drawings").fetchall()
+        table = np.fromiter(chain.from_iterable(rows), np.int64, 2 * len(rows)).reshape(-1, 2)
+        table = table[np.argsort(table[:, 0], kind="stable")]
+        return table[:, 0], table[:, 1]
+
+    def label_counts(self) -> dict[int, int]:
+        """How many drawings are saved with each true digit (all ten digits present)."""
+        with self._connect() as db:
+            rows = db.execute("SELECT label, COUNT(*) FROM drawings GROUP BY label").fetchall()
+        return {d: 0 for d in range(10)} | {int(r[0]): int(r[1]) for r in rows}
+
+    def relabel_drawing(self, drawing_id: int, new_label: int, expected_label: int) -> None:
+        """Give drawing `drawing_id` the true label `new_label`, if it is still labelled
+        `expected_label` (what the editor saw). Optimistic concurrency: of two teachers
+        editing one drawing, the second gets `DrawingChanged` instead of silently undoing the
+        first's change."""
+        new_label, expected_label = _digit(new_label), _digit(expected_label)
+        with self._connect() as db, _immediate(db):
+            cur = db.execute("UPDATE drawings SET label = ? WHERE id = ? AND label = ?",
+                             (new_label, int(drawing_id), expected_label))
+            if cur.rowcount == 0:
+                raise _changed(db, drawing_id)
+
+    def delete_drawing(self, drawing_id: int, expected_label: int | None = None) -> None:
+        """Delete a drawing; with `expected_label`, only if it still has that label.
+
+        Raises `DrawingChanged` when it was already deleted, or relabelled since the editor
+        looked at it (then it is kept: the other teacher may have just fixed it)."""
+        expected = None if expected_label is None else _digit(expected_label)
+        with self._connect() as db, _immediate(db):
+            cur = db.execute("DELETE FROM drawings WHERE id = ? AND (? IS NULL OR label = ?)",
+                             (int(drawing_id), expected, expected))
+            if cur.rowcount == 0:
+                raise _changed(db, drawing_id)
+
+
+@dataclass(frozen=True)
+class SavedDrawing:
+    id: int
+    created_at: float
+    label: int
+    predicted: int | None      # what the saving student's model answered
+    model: str | None          # that model's ref ("bundled" or a run id)
+    image: np.ndarray          # uint8 (28, 28), 0 = background
+
+
+def _saved(row: sqlite3.Row) -> SavedDrawing:
+    return SavedDrawing(row["id"], row["created_at"], row["label"], row["predicted"],
+                        row["model"], np.frombuffer(row["image"], np.uint8).reshape(28, 28))
+
+
+def _digit(label) -> int:
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or \
+            not 0 <= int(label) <= 9:
+        raise ValueError(f"label must be a digit 0-9, got {label!r}")
+    return int(label)
+
+
+def _image_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _max_drawings() -> int:
+    try:
+        return settings.max_drawings()
+    except ValueError as e:  # a typo in the server's environment: a message, not a crash
+        raise StoreError(str(e)) from e
+
+
+def _changed(db: sqlite3.Connection, drawing_id: int) -> DrawingChanged:
+    row = db.execute("SELECT label FROM drawings WHERE id = ?", (int(drawing_id),)).fetchone()
+    if row is None:
+        return DrawingChanged(f"drawing #{drawing_id} was already deleted by someone else")
+    return DrawingChanged(f"drawing #{drawing_id} was changed by someone else meanwhile: it is "
+                          f"now labelled {row['label']}; nothing was done, look at it again")
+
+
+@contextmanager
+def _immediate(db: sqlite3.Connection):
+    """A write transaction that takes the lock at once, so its reads and writes are atomic."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if db.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _add_drawing_hashes(db: sqlite3.Connection) -> None:
+    """Migrate a database from before content hashes: add the column, hash every drawing and
+    delete repeated images (keeping the first save), all in one transaction so that two
+    processes opening the old database at once migrate it once."""
+    def has_hash() -> bool:
+        return any(r["name"] == "hash" for r in db.execute("PRAGMA table_info(drawings)"))
+
+    if has_hash():
+        return
+    with _immediate(db):
+        if has_hash():  # another process migrated it while we waited for the lock
+            return
+        db.execute("ALTER TABLE drawings ADD COLUMN hash TEXT")
+        first: dict[str, int] = {}
+        repeats: list[tuple[int]] = []
+        for row in db.execute("SELECT id, image FROM drawings ORDER BY id"):
+            digest = _image_hash(bytes(row["image"]))
+            if digest in first:
+                repeats.append((row["id"],))
+            else:
+                first[digest] = row["id"]
+        db.executemany("DELETE FROM drawings WHERE id = ?", repeats)
+        db.executemany("UPDATE drawings SET hash = ? WHERE id = ?", list(first.items()))

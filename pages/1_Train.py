@@ -10,6 +10,9 @@ app_state.setup_page()
 
 st.title("Train a network")
 registry, store = app_state.job_registry(), app_state.store()
+FLASH = "train_flash"  # a message that must survive the rerun into the live view
+if flash := st.session_state.pop(FLASH, None):
+    st.warning(flash, icon=":material/info:")
 
 
 def _set_confirm(value: bool) -> None:
@@ -17,8 +20,25 @@ def _set_confirm(value: bool) -> None:
 
 
 def _stop(job) -> None:
-    job.stop()
     st.session_state["confirm_stop"] = False
+    if not app_state.is_teacher():  # checked again here: the server refuses, not just the UI
+        st.session_state[FLASH] = "Only the teacher can stop a run."
+        return
+    job.stop()
+
+
+def _start(config, data) -> None:
+    """Start a job, or explain why not; either way the next run of the page shows the result."""
+    from mnist_core.jobs import JobBusy
+
+    if not app_state.is_teacher():  # checked where the job starts, not only on the button
+        st.session_state[FLASH] = "Only the teacher can start a run."
+    else:
+        try:
+            registry.start(config, data, store)
+        except JobBusy as e:  # someone else started first: show their run, and say so
+            st.session_state[FLASH] = f"Your run was not started: {e}."
+    st.rerun()
 
 
 @st.fragment(run_every=1.0 if registry.current is not None and registry.current.active else None)
@@ -57,7 +77,7 @@ def live_view() -> None:
         if snap.run_id and store is not None:
             st.button("Make it the active model", on_click=app_state.set_active_model,
                       args=(snap.run_id,), type="primary")
-    if snap.active:
+    if snap.active and app_state.teacher_only("Stopping the run"):
         if not st.session_state.get("confirm_stop"):
             st.button("Stop training", icon=":material/stop:", on_click=_set_confirm, args=(True,))
         else:
@@ -66,11 +86,42 @@ def live_view() -> None:
             yes.button("Yes, stop", type="primary", on_click=_stop, args=(job,))
             no.button("No, keep training", on_click=_set_confirm, args=(False,))
 
+@st.fragment(run_every=1.0)
+def watch_for_a_new_run() -> None:
+    """Any session may start a run: switch this page to the live view within a second."""
+    if registry.current is not None and registry.current.active:
+        st.rerun()
+
+
+def restart_interrupted(run) -> None:
+    from mnist_core.training import TrainConfig
+
+    config = TrainConfig(**{k: v for k, v in run.config.items()
+                            if k in TrainConfig.__dataclass_fields__})
+    _start(config, app_state.mnist())
+
+
 if registry.current is not None:
+    if registry.current.active and st.session_state.get("start_pressed"):
+        # This browser pressed Start while another session's run began: say so, by name.
+        st.warning(f"Your run was not started: {registry.current.describe()} is already "
+                   "running.", icon=":material/info:")
     live_view()
     if registry.current.active:
         st.stop()
     st.divider()
+elif (last := app_state.last_run()) is not None and last.status == "interrupted":
+    st.warning(f"The last run, '{last.preset}' ({last.id}), was interrupted after "
+               f"{last.how_far()}: the server stopped while it trained (the laptop slept or the "
+               "process was closed). Its curves are kept; no model was saved.",
+               icon=":material/warning:")
+    if not last.data_source.startswith("Kaggle") and app_state.teacher_only("Starting a run"):
+        if st.button("Start it again with the same settings", icon=":material/replay:"):
+            try:
+                restart_interrupted(last)
+            except (ValueError, DataError) as e:
+                st.error(str(e))
+watch_for_a_new_run()
 
 st.subheader("New run")
 preset = st.selectbox("Architecture preset", list(PRESETS),
@@ -92,11 +143,13 @@ if augment and st.toggle("Preview augmented samples"):
     except DataError as e:
         st.error(str(e))
 source = st.radio("Data", ["Official MNIST", "Upload Kaggle train.csv"], horizontal=True)
-upload = st.file_uploader("Kaggle train.csv", type="csv") if source != "Official MNIST" else None
+upload = None
+if source != "Official MNIST" and app_state.teacher_only("Uploading a CSV"):
+    upload = st.file_uploader("Kaggle train.csv", type="csv")
 
-if st.button("Start training", type="primary", icon=":material/play_arrow:"):
+if app_state.teacher_only("Starting a run") and st.button(
+        "Start training", type="primary", icon=":material/play_arrow:", key="start_pressed"):
     from mnist_core.data import load_kaggle_train
-    from mnist_core.jobs import JobBusy
     from mnist_core.training import TrainConfig
 
     config = TrainConfig.from_preset(preset, epochs=int(epochs), batch_size=int(batch_size),
@@ -113,7 +166,7 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:"):
                 data = load_kaggle_train(upload)
         images = min(len(data.x_train), config.limit or len(data.x_train))
         config.validate(n_train=int(images * (1 - config.validation_fraction)))
-        registry.start(config, data, store)
-        st.rerun()
-    except (ValueError, DataError, JobBusy) as e:
+    except (ValueError, DataError) as e:
         st.error(str(e))
+    else:
+        _start(config, data)

@@ -73,7 +73,7 @@ gallery(wrong if order.startswith("most") else wrong[::-1])
 st.subheader("Training curves")
 runs = {r.id: r for r in app_state.finished_runs() if r.history}
 picked = st.multiselect("Runs to compare", list(runs), default=[ref] if ref in runs else [],
-                        format_func=lambda r: f"{runs[r].preset} · {r}")
+                        format_func=lambda r: runs[r].title())
 if picked:
     metric = st.radio("Metric", ["accuracy", "loss"], horizontal=True)
     st.plotly_chart(charts.epoch_curves({r: runs[r].history for r in picked}, metric))
@@ -83,10 +83,12 @@ else:
 st.subheader("Your class's drawings")
 store = app_state.store()
 images, labels = store.drawings() if store is not None else (np.zeros((0, 28, 28, 1)), [])
-if len(labels):
+if len(labels):  # each drawing once: the store keeps one row per image
     probs = app_state.predictor(ref).probabilities(images)
     st.metric(f"Accuracy on {len(labels)} saved drawings",
               f"{100 * float(np.mean(probs.argmax(1) == labels)):.1f}%")
+    st.page_link("pages/4_Class.py", label="See every drawing, digit by digit, on the Class "
+                 "page", icon=":material/groups:")
 else:
     st.caption("No saved drawings yet: save some from the Draw page.")
 

@@ -52,3 +52,14 @@ def stroke_canvas(points, width=18, size=280) -> np.ndarray:
     cv2.polylines(grey, [np.array(points, np.int32).reshape(-1, 1, 2)], False, 255, width,
                   cv2.LINE_AA)
     return np.dstack([grey, grey, grey, np.full_like(grey, 255)])
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Let background threads that run TensorFlow (the app's model warm-up, training jobs)
+    finish before the interpreter shuts down: TensorFlow aborting in a half-torn-down process
+    would turn a green run into a crash."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.daemon and thread.name.startswith(("warm-", "train-")):
+            thread.join(timeout=60)

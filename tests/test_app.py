@@ -39,7 +39,8 @@ def open_page(page: str | None = None) -> AppTest:
 
 
 def test_every_page_renders_without_exception():
-    for page in (None, "pages/1_Train.py", "pages/2_Analyze.py", "pages/3_Draw.py"):
+    for page in (None, "pages/1_Train.py", "pages/2_Analyze.py", "pages/3_Draw.py",
+                 "pages/4_Class.py"):
         at = open_page(page)
         assert at.title, f"{page} has no title"
 

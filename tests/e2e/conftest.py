@@ -99,6 +99,7 @@ def browser(server):
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        b.devices = p.devices  # Playwright's phone and tablet descriptors, for test_devices.py
         yield b
         b.close()
 
@@ -207,3 +208,52 @@ def save_docs_screenshot(page, name: str) -> None:
         target.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=target / f"{name}.png", full_page=False)
 
+
+
+# --- the Draw page's canvas (draw_canvas/) -------------------------------------------------
+
+CANVAS = "canvas.mnist-canvas"   # Playwright's CSS selectors reach into its shadow root
+
+
+def stroke_path(box: dict, stroke, steps: int = 8) -> list[tuple[float, float]]:
+    """Page coordinates (CSS px) along `stroke`, points (x, y) in 0..1 of the canvas side,
+    with `steps` pointer moves per segment like a hand, not a jump."""
+    points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+    path = points[:1]
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        path += [(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps)
+                 for i in range(1, steps + 1)]
+    return path
+
+
+def draw(page, strokes, touch=None, steps: int = 8) -> None:
+    """Draw `strokes` (each a list of (x, y) in 0..1 of the canvas side) with the mouse or,
+    given `touch` (a CDP session of a context with has_touch), with a real finger: touch
+    events as a touchscreen sends them, which become pointer events of type "touch"."""
+    box = page.locator(CANVAS).bounding_box()
+    for stroke in strokes:
+        path = stroke_path(box, stroke, steps)
+        if touch is None:
+            page.mouse.move(*path[0])
+            page.mouse.down()
+            for x, y in path[1:]:
+                page.mouse.move(x, y)
+            page.mouse.up()
+        else:
+            for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * (len(path) - 1), path):
+                touch.send("Input.dispatchTouchEvent",
+                           {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+            touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        settle(page)
+
+
+def clear_canvas(page) -> None:
+    """Press Clear and wait until the canvas has emptied itself for the new generation."""
+    from playwright.sync_api import expect
+
+    canvas = page.locator(CANVAS)
+    generation = canvas.get_attribute("data-generation")
+    page.get_by_role("button", name="Clear").click()
+    expect(canvas).not_to_have_attribute("data-generation", generation, timeout=60_000)
+    expect(canvas).to_have_attribute("data-strokes", "0")
+    settle(page)

@@ -1,12 +1,12 @@
 """Draw real mouse strokes on the canvas and read the prediction the page shows."""
-import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import open_app, save_docs_screenshot, settle
+from tests.e2e.conftest import (CANVAS, clear_canvas, draw, open_app, save_docs_screenshot,
+                                settle)
 
-# Stroke paths on the 280x280 canvas, (x, y) in canvas pixels; several strokes per digit where
-# people lift the pen. Different sizes and positions on purpose.
+# Stroke paths as drawn on the old 280x280 canvas, (x, y) in its pixels; several strokes per
+# digit where people lift the pen. Different sizes and positions on purpose.
 DIGITS = {
     "0 large, centred": (0, [[(140, 40), (90, 70), (70, 140), (90, 215), (140, 240), (190, 215),
                              (210, 140), (190, 65), (140, 40), (130, 45)]]),
@@ -18,27 +18,9 @@ DIGITS = {
 }
 
 
-def draw(page, strokes, steps_per_segment: int = 8) -> None:
-    canvas = page.locator("canvas.upper-canvas")
-    box = canvas.bounding_box()
-    for stroke in strokes:
-        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
-        page.mouse.down()
-        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
-            for t in np.linspace(0, 1, steps_per_segment)[1:]:
-                page.mouse.move(box["x"] + x0 + (x1 - x0) * t, box["y"] + y0 + (y1 - y0) * t)
-        page.mouse.up()
-        settle(page)
-
-
-def clear(page) -> None:
-    """Press Clear and wait until the fresh canvas has replaced the old one."""
-    old = page.locator("canvas.upper-canvas").element_handle()
-    page.get_by_role("button", name="Clear").click()
-    page.wait_for_function("canvas => !canvas.isConnected", arg=old, timeout=60_000)
-    expect(page.locator("canvas.upper-canvas")).to_be_visible()
-    settle(page)
-    page.wait_for_timeout(500)  # let the new canvas bind its mouse handlers
+def unit(strokes):
+    """280-px canvas coordinates -> 0..1 of the side, whatever size the canvas has now."""
+    return [[(x / 280, y / 280) for x, y in stroke] for stroke in strokes]
 
 
 def prediction(page):
@@ -55,20 +37,53 @@ def test_drawn_digits_are_recognised_and_clear_restores_the_hint(page, server):
     expect(hint(page)).to_be_visible()
     expect(prediction(page)).to_have_count(0)
     for name, (digit, strokes) in DIGITS.items():
-        draw(page, strokes)
+        draw(page, unit(strokes))
+        expect(page.locator(CANVAS), name).to_have_attribute("data-strokes", str(len(strokes)))
         expect(prediction(page), name).to_have_text(str(digit), timeout=60_000)
         if digit == 7:
             save_docs_screenshot(page, "draw")
-        clear(page)
+        clear_canvas(page)
         expect(hint(page), f"Clear after {name}").to_be_visible(timeout=60_000)
         expect(prediction(page)).to_have_count(0)
     assert page.console.errors == []
 
 
+def test_strokes_are_kept_when_the_stroke_width_changes(page, server):
+    """The slider reruns the page with a new width: the drawing stays, drawn at that width on
+    both sides, and the prediction follows."""
+    open_app(page, server, "Draw")
+    draw(page, unit(DIGITS["7 with crossbar, thin"][1]))
+    expect(prediction(page)).to_have_text("7", timeout=60_000)
+    thin = ink(page)
+    slider = page.get_by_role("slider", name="Stroke width")
+    slider.focus()
+    for _ in range(15):
+        page.keyboard.press("ArrowRight")
+    expect(slider).to_have_value("35")
+    settle(page)
+    page.wait_for_function(f"([c, thin]) => ({INK})(c) > 1.4 * thin",
+                           arg=[page.locator(CANVAS).element_handle(), thin])
+    expect(page.locator(CANVAS)).to_have_attribute("data-strokes", "2")
+    expect(prediction(page)).to_have_text("7", timeout=60_000)
+
+
+INK = """c => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let ink = 0;
+    for (let i = 0; i < d.length; i += 4) ink += d[i] > 127;
+    return ink / (c.width * c.height);
+}"""
+
+
+def ink(page) -> float:
+    """Share of the canvas's pixels that are white ink."""
+    return page.locator(CANVAS).evaluate(INK)
+
+
 @pytest.mark.parametrize("strokes", [[[(140, 140), (141, 141)]], []], ids=["dot", "nothing"])
 def test_an_empty_canvas_or_a_dot_never_shows_a_prediction(page, server, strokes):
     open_app(page, server, "Draw")
-    draw(page, strokes)
+    draw(page, unit(strokes))
     page.wait_for_timeout(1500)
     expect(hint(page)).to_be_visible()
     expect(prediction(page)).to_have_count(0)

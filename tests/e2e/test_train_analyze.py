@@ -37,10 +37,15 @@ def start_run(page) -> None:
 
 
 def test_live_training_is_shared_survives_reload_and_finishes(new_page, server, tmp_path):
+    watcher = new_page()                               # a student already on the Train form
+    open_app(watcher, server, "Train")
     teacher = new_page()
     open_app(teacher, server, "Train")
     start_run(teacher)
     expect(teacher.get_by_text("fast · running")).to_be_visible(timeout=30_000)
+    # ...switches to the live run by itself, without a reload (bench: within ~1-2 s)
+    expect(watcher.get_by_text("fast · running")).to_be_visible(timeout=15_000)
+    expect(watcher.get_by_role("button", name="Start training")).to_have_count(0)
     growth = wait_for_growth(teacher)
     assert len(growth) >= 3 and growth == sorted(growth), growth  # the chart grew twice
     save_docs_screenshot(teacher, "train")
@@ -77,7 +82,7 @@ def test_live_training_is_shared_survives_reload_and_finishes(new_page, server, 
     settle(teacher)
     teacher.get_by_role("button", name="Start training").click()
     expect(teacher.get_by_text("done: test accuracy")).to_be_visible(timeout=120_000)
-    for p in (teacher, student):
+    for p in (teacher, student, watcher):
         assert p.console.errors == []
 
 
@@ -95,7 +100,7 @@ def test_selecting_a_confusion_cell_filters_the_gallery(page, server):
     assert page.console.errors == []
 
 
-@pytest.mark.parametrize("link", [None, "Train", "Analyze", "Draw"])
+@pytest.mark.parametrize("link", [None, "Train", "Analyze", "Draw", "Class"])
 def test_every_page_renders_without_errors(page, server, link):
     open_app(page, server, link)
     expect(page.get_by_role("heading", level=1)).to_be_visible()

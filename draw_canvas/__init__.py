@@ -1,0 +1,47 @@
+"""A drawing canvas for Streamlit that works alike with mouse, finger and pen.
+
+Our own small components-v2 component replaced streamlit-drawable-canvas (see docs/canvas.md
+for why): a square canvas as wide as its column up to `max_size`, no toolbar over it, and the
+strokes sent the moment the pen lifts. JavaScript and CSS are plain files read once, inlined
+into the component; there is no build step.
+
+The browser sends `{"generation": g, "strokes": [[[x, y], ...], ...]}` with points in 0..1 of
+the canvas side. Clearing is a new `generation` from Python: the canvas empties itself when it
+sees one, and a drawing still tagged with an older generation (sent just before the Clear
+reached the browser) is ignored here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from mnist_core.strokes import MAX_POINTS
+
+_HERE = Path(__file__).resolve().parent
+_component = st.components.v2.component(
+    "mnist_lab_draw_canvas",
+    js=(_HERE / "canvas.js").read_text(encoding="utf-8"),
+    css=(_HERE / "canvas.css").read_text(encoding="utf-8"),
+)
+
+
+def draw_canvas(*, key: str, stroke_width: float, max_size: int, min_size: int = 200,
+                reserve: int = 0, generation: int = 0) -> object:
+    """Show the canvas; return the raw strokes of the current drawing, or None if none yet.
+
+    `stroke_width` is a fraction of the canvas side. The canvas's side in CSS px is
+    min(column width, `max_size`, max(`min_size`, screen height - `reserve`)): the height
+    term keeps it (and what the page shows under it) on a short screen without scrolling.
+    The strokes come straight from the browser: validate them (mnist_core.strokes) before use.
+    """
+    result = _component(
+        key=key,
+        data={"stroke_width": stroke_width, "max_size": max_size, "min_size": min_size,
+              "reserve": reserve, "generation": generation, "max_points": MAX_POINTS},
+        on_drawing_change=lambda: None,   # declares the "drawing" state the canvas sets
+        width="stretch", height="content")
+    drawing = result.get("drawing")
+    if not isinstance(drawing, dict) or drawing.get("generation") != generation:
+        return None
+    return drawing.get("strokes")

@@ -1,0 +1,81 @@
+"""Pen strokes from the Draw page's canvas, checked and rendered into a picture.
+
+The browser sends what was drawn, not pixels: a list of strokes, each a list of [x, y] points
+in 0..1 of the canvas side. That keeps the message small and makes the drawing independent of
+how large the canvas is on a given screen (a phone, a projector). The server renders the
+strokes here into the same 280x280 RGBA picture the old canvas component sent, white
+round-capped anti-aliased lines on black, so preprocessing and the model see what they always
+saw. A browser message is untrusted input: it is validated and bounded before anything is drawn.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+CANVAS_SIDE = 280        # the old canvas's size in px; stroke widths are given relative to it
+MAX_POINTS = 20_000      # far more than any digit needs (~200-1,500); bounds CPU and memory
+_SUBPIXEL_BITS = 4       # OpenCV fixed-point coordinates: 1/16 px precision
+
+
+def validate_strokes(strokes: object, max_points: int = MAX_POINTS) -> list[np.ndarray]:
+    """Untrusted strokes -> a list of (N, 2) float arrays in 0..1; ValueError says what is wrong.
+
+    Accepted: a list of strokes, each a non-empty list of [x, y] pairs of finite numbers in
+    0..1 (the canvas clamps to its edges), at most `max_points` points in all.
+    """
+    if not isinstance(strokes, (list, tuple)):
+        raise ValueError(f"strokes must be a list, not {type(strokes).__name__}")
+    total = 0
+    checked = []
+    for i, stroke in enumerate(strokes):
+        if not isinstance(stroke, (list, tuple)) or not stroke:
+            raise ValueError(f"stroke {i} must be a non-empty list of [x, y] points")
+        total += len(stroke)
+        if total > max_points:
+            raise ValueError(f"too many points: more than {max_points:,} in one drawing")
+        for point in stroke:
+            if (not isinstance(point, (list, tuple)) or len(point) != 2
+                    or not all(_is_unit_number(v) for v in point)):
+                raise ValueError(f"stroke {i} has a point that is not [x, y] with x and y "
+                                 f"between 0 and 1: {str(point)[:40]}")
+        checked.append(np.asarray(stroke, dtype=np.float64))
+    return checked
+
+
+def _is_unit_number(value: object) -> bool:
+    # bool is an int in Python, but [true, false] is not a point.
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and 0.0 <= value <= 1.0)
+
+
+def render_strokes(strokes: Sequence, stroke_width: float, size: int = CANVAS_SIDE) -> np.ndarray:
+    """Strokes in 0..1 -> (size, size, 4) uint8 RGBA: white anti-aliased round-capped lines on
+    an opaque black background; a stroke that never moved is a dot.
+
+    `stroke_width` is a fraction of the canvas side (20 px on the old 280 px canvas is 20/280),
+    the same unit the browser draws with, so both show the same line at any size.
+    """
+    if not (isinstance(stroke_width, (int, float)) and 0 < stroke_width <= 0.5):
+        raise ValueError(f"stroke width must be a fraction of the canvas side in (0, 0.5], "
+                         f"got {stroke_width!r}")
+    if not isinstance(size, int) or not 8 <= size <= 4096:
+        raise ValueError(f"size must be an integer from 8 to 4096 px, got {size!r}")
+    grey = np.zeros((size, size), np.uint8)
+    thickness = max(1, round(stroke_width * size))
+    scale = size * (1 << _SUBPIXEL_BITS)
+    for stroke in validate_strokes(list(strokes)):
+        # Pixel centres sit at +0.5 in the browser's canvas and at +0 in OpenCV.
+        pts = np.round(stroke * scale - (1 << _SUBPIXEL_BITS) / 2).astype(np.int32)
+        if np.ptp(pts, axis=0).max() == 0:
+            # A tap: the browser fills a circle of the stroke's width there.
+            radius = round(stroke_width * scale / 2)
+            cv2.circle(grey, tuple(int(v) for v in pts[0]), radius, 255, -1, cv2.LINE_AA,
+                       _SUBPIXEL_BITS)
+        else:
+            # OpenCV draws thick lines with round ends and joins, like the browser's round caps.
+            cv2.polylines(grey, [pts.reshape(-1, 1, 2)], False, 255, thickness, cv2.LINE_AA,
+                          _SUBPIXEL_BITS)
+    return np.dstack([grey, grey, grey, np.full_like(grey, 255)])

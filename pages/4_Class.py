@@ -1,0 +1,125 @@
+"""Class: the class wall, every saved drawing live, as the active model reads it."""
+import streamlit as st
+
+import app_state
+from mnist_core import charts, class_set
+from mnist_core.store import StoreError
+
+PER_PAGE = 60
+PAGE, DIGIT, WRONG, NOTICE = "class_page", "class_digit", "class_wrong_only", "class_notice"
+
+app_state.setup_page()
+st.title("The class's drawings")
+store = app_state.store()
+if store is None:
+    st.error(f"Saved drawings cannot be shown: {app_state.store_error()}")
+    st.stop()
+model = app_state.active_model()
+st.caption(f"Drawings saved on the Draw page appear here within 2 seconds, as {model.label} "
+           "reads them.")
+can_edit = app_state.teacher_only("Relabelling or deleting drawings")
+# Tiles arrive as 28x28 PNGs (see class_set.tile_url); the browser enlarges them, pixel-sharp.
+st.html("<style>.st-key-class-tiles img {image-rendering: pixelated}</style>")
+
+
+@st.cache_resource(show_spinner=False)
+def prediction_cache() -> class_set.PredictionCache:
+    return class_set.PredictionCache()
+
+
+def _edit(drawing_id: int, seen_label: int, delete: bool) -> None:
+    """Button callback; the teacher check is repeated here, on the server, before writing."""
+    if not app_state.is_teacher():
+        st.session_state[NOTICE] = "Only the teacher can change drawings (unlock in the sidebar)."
+        return
+    try:
+        if delete:
+            store.delete_drawing(drawing_id, expected_label=seen_label)
+        else:
+            new = st.session_state[f"label-{drawing_id}-{seen_label}"]
+            store.relabel_drawing(drawing_id, new, expected_label=seen_label)
+        st.session_state[NOTICE] = f"Drawing #{drawing_id} " + (
+            "deleted." if delete else f"is now labelled {new}.")
+        st.session_state[f"edit-{drawing_id}"] = False  # done: close its editor
+    except StoreError as e:
+        st.session_state[NOTICE] = f"Nothing changed: {e}."
+
+
+def _budget() -> int:
+    """How many drawings this refresh may classify: none while the model is still loading
+    (it loads in the background; the tiles show at once and their answers follow)."""
+    models = app_state.model_cache()
+    if models.is_loaded(model.ref) or not models.warm_up_in_background(model.ref).is_alive():
+        return 1024  # ~0.5 s on two cores; a failed warm-up loads here and says why
+    return 0
+
+
+def _first_page() -> None:
+    st.session_state[PAGE] = 1
+
+
+def edit_popover(drawing) -> None:
+    pop = st.popover(f"#{drawing.id}", icon=":material/edit:", type="tertiary",
+                     key=f"edit-{drawing.id}", on_change="rerun")
+    if pop.open:  # widgets only for the open one: 60 tiles stay cheap to refresh
+        with pop:
+            st.image(charts.enlarge(drawing.image / 255.0, 4))
+            st.segmented_control("True digit", range(10), default=drawing.label, required=True,
+                                 key=f"label-{drawing.id}-{drawing.label}")
+            st.button("Save label", key=f"relabel-{drawing.id}", on_click=_edit,
+                      args=(drawing.id, drawing.label, False))
+            st.button("Delete drawing", key=f"delete-{drawing.id}", icon=":material/delete:",
+                      on_click=_edit, args=(drawing.id, drawing.label, True))
+
+
+@st.fragment(run_every=2)
+def wall() -> None:
+    """Re-reads the store every 2 s; the core keeps that cheap (see class_set)."""
+    if NOTICE in st.session_state:
+        st.toast(st.session_state.pop(NOTICE), duration="long")
+    try:
+        view = class_set.wall_view(
+            store, prediction_cache(), model.ref,
+            lambda images: app_state.predictor(model.ref).probabilities(images),
+            digit=st.session_state.get(DIGIT), wrong_only=st.session_state.get(WRONG, False),
+            page=st.session_state.get(PAGE, 1), per_page=PER_PAGE, budget=_budget())
+    except (StoreError, KeyError) as e:  # the store failed, or the model's run is gone
+        st.error(str(e))
+        return
+    if view.total == 0:  # no st.stop(): the wall keeps polling for the first drawing
+        st.info("No saved drawings yet: students save them from the Draw page.",
+                icon=":material/draw:")
+        return
+    if view.pending:
+        st.caption(f":material/hourglass_top: Reading {view.pending:,} more drawings: the "
+                   "numbers fill in over the next refreshes.")
+    with st.container(horizontal=True, gap="medium"):  # one row, on a phone too
+        st.metric("Drawings", f"{view.total:,}", width="content")
+        st.metric("Read right", "–" if view.accuracy is None else
+                  f"{100 * view.accuracy:.1f}%", width="content")
+        st.metric("Misread", f"{view.misread:,}", width="content")
+    st.dataframe(view.digit_table())
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.segmented_control("Digit", range(10), key=DIGIT, on_change=_first_page)
+        st.toggle("Wrong only", key=WRONG, on_change=_first_page)
+        st.session_state[PAGE] = view.page
+        st.number_input(f"Page (of {view.pages})", 1, view.pages, key=PAGE, width=140)
+    if not view.tiles:
+        st.caption("No drawings match these filters.")
+    with st.container(horizontal=True, gap="small", key="class-tiles"):
+        for tile in view.tiles:
+            with st.container(width=96, gap=None):
+                st.image(class_set.tile_url(tile.drawing.image), width=84)
+                st.markdown(tile.caption)
+                if can_edit:
+                    edit_popover(tile.drawing)
+    with st.container(horizontal=True):
+        st.download_button("PNGs + labels.csv (zip)", lambda: class_set.export_zip(
+            store.iter_drawings()), "class-drawings.zip", "application/zip", on_click="ignore",
+            icon=":material/download:")
+        st.download_button("NumPy arrays (.npz)", lambda: class_set.export_npz(
+            store.iter_drawings()), "class-drawings.npz", on_click="ignore",
+            icon=":material/download:")
+
+
+wall()

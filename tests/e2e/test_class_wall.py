@@ -1,0 +1,68 @@
+"""The Class page in a real browser: saved drawings appear on their own, a teacher edits one.
+
+Its own server with its own lab home, so the test can save drawings straight into the store
+as other students' sessions would, and count exactly what the page shows.
+"""
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ROOT, _free_port, _wait_for, settle
+
+TILES = '[data-testid="stImage"]'
+
+
+@pytest.fixture(scope="module")
+def class_server(tmp_path_factory, browser):
+    home = tmp_path_factory.mktemp("class-wall-lab")
+    port = _free_port()
+    env = dict(os.environ, MNIST_LAB_HOME=str(home), PYTHONUNBUFFERED="1")
+    env.pop("MNIST_LAB_TEACHER_KEY", None)
+    with open(home / "server.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
+             "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(f"{base}/_stcore/health", proc, 60)
+        yield base, home
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_saved_drawings_appear_within_two_seconds_and_a_teacher_deletes_one(new_page,
+                                                                            class_server):
+    from mnist_core.store import RunStore
+
+    base, home = class_server
+    store = RunStore(home)
+    images = np.random.default_rng(3).random((3, 28, 28))
+    page = new_page()
+    page.goto(f"{base}/Class")
+    settle(page)
+    expect(page.get_by_text("No saved drawings yet")).to_be_visible()
+
+    store.add_drawing(images[0], 4, None, None)           # another student's save
+    saved = time.monotonic()
+    expect(page.locator(TILES)).to_have_count(1, timeout=10_000)
+    # run_every=2 plus one refresh's own time; generous for a loaded CI machine.
+    assert time.monotonic() - saved < 4.0
+    for image in images[1:]:
+        store.add_drawing(image, 7, None, None)
+    expect(page.locator(TILES)).to_have_count(3, timeout=10_000)
+
+    page.get_by_role("button", name="#1").click()         # the editor of drawing #1
+    page.get_by_role("button", name="Delete drawing").click()
+    expect(page.locator(TILES)).to_have_count(2, timeout=10_000)
+    assert [d.id for d in store.list_drawings()] == [3, 2]
+    page.wait_for_timeout(2500)                            # one more refresh: still fine
+    expect(page.locator(TILES)).to_have_count(2)
+    assert page.console.errors == []

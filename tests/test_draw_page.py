@@ -1,0 +1,92 @@
+"""The Draw page's own logic under AppTest, and the canvas wrapper's handling of Clear.
+
+AppTest has no browser, so the canvas sends nothing: a test either stands in for the canvas
+(patching draw_canvas.draw_canvas, which the page imports on every run) or uses the
+app_state.TEST_DRAWING seam.
+"""
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import app_state
+import draw_canvas
+from mnist_core.synthetic import drawn_digits
+from tests.conftest import ROOT
+
+SEVEN = [[[0.25, 0.18], [0.75, 0.18], [0.43, 0.86]], [[0.39, 0.54], [0.68, 0.54]]]
+
+
+@pytest.fixture(autouse=True)
+def fresh_resources():
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def draw_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    if query:
+        at.query_params.update(query)
+    at.switch_page("pages/3_Draw.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def canvas_sends(monkeypatch, strokes) -> list[dict]:
+    """Make the canvas return `strokes`; the arguments it was shown with are recorded."""
+    calls = []
+
+    def fake(**kwargs):
+        calls.append(kwargs)
+        return strokes
+
+    monkeypatch.setattr(draw_canvas, "draw_canvas", fake)
+    return calls
+
+
+def test_strokes_from_the_canvas_are_rendered_and_classified(monkeypatch):
+    calls = canvas_sends(monkeypatch, SEVEN)
+    at = draw_page()
+    assert at.metric[0].label == "Prediction" and at.metric[0].value == "7"
+    assert calls[-1]["stroke_width"] == pytest.approx(20 / 280)   # the slider's default
+    assert calls[-1]["max_size"] < 480                              # not projector mode
+
+
+def test_a_malformed_drawing_is_a_message_not_a_crash(monkeypatch):
+    canvas_sends(monkeypatch, [[["x", 0.5]]])
+    at = draw_page()
+    assert not at.exception and not at.metric
+    assert any("could not be read" in e.value for e in at.error)
+
+
+def test_projector_mode_from_the_address_makes_the_canvas_large(monkeypatch):
+    calls = canvas_sends(monkeypatch, None)
+    at = draw_page({"projector": "1"})
+    assert at.sidebar.toggle(key="projector_toggle").value is True
+    assert calls[-1]["min_size"] >= 480 and calls[-1]["max_size"] >= 480
+    generation = calls[-1]["generation"]
+    at.sidebar.toggle(key="projector_toggle").set_value(False).run()
+    assert calls[-1]["max_size"] < 480 and at.session_state["projector_mode"] is False
+    assert calls[-1]["generation"] == generation + 1   # a fresh canvas at the new size
+
+
+def test_a_second_save_within_a_second_is_refused_kindly():
+    images, labels = drawn_digits(1, seed=3)
+    at = draw_page()
+    at.session_state[app_state.TEST_DRAWING] = images[0]
+    at.run()
+    at.button(key="FormSubmitter:feedback-Save drawing").click().run()
+    at.button(key="FormSubmitter:feedback-Save drawing").click().run()
+    assert any("one drawing a second" in w.value for w in at.warning)
+    assert app_state.store().drawings()[1].tolist() == [labels[0]]   # saved once
+
+
+def test_a_drawing_sent_before_clear_reached_the_browser_is_ignored(monkeypatch):
+    sent = {"drawing": {"generation": 0, "strokes": SEVEN}}
+    monkeypatch.setattr(draw_canvas, "_component", lambda **kwargs: sent)
+    show = dict(key="canvas", stroke_width=0.07, max_size=440)
+    assert draw_canvas.draw_canvas(**show, generation=0) == SEVEN
+    assert draw_canvas.draw_canvas(**show, generation=1) is None
+    monkeypatch.setattr(draw_canvas, "_component", lambda **kwargs: {})
+    assert draw_canvas.draw_canvas(**show, generation=0) is None   # nothing drawn yet

@@ -1,0 +1,147 @@
+"""The teacher key: constant-time check, few tries, and what a student session can't do."""
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import app_state
+from mnist_core.ratelimit import RateLimiter
+from mnist_core.teacher import TeacherGate, configured_key
+from tests.test_app import TIMEOUT, by_label, fresh_resources, open_page  # noqa: F401
+
+KEY = "owl-7-maple"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_limiter_allows_a_budget_per_window_then_recovers():
+    clock = FakeClock()
+    limiter = RateLimiter(3, 60, clock=clock)
+    assert [limiter.allow() for _ in range(4)] == [True, True, True, False]
+    assert limiter.retry_after() == pytest.approx(60)
+    clock.now += 30
+    assert not limiter.allow() and limiter.retry_after() == pytest.approx(30)
+    clock.now += 30
+    assert limiter.allow()
+    with pytest.raises(ValueError):
+        RateLimiter(0, 1)
+
+
+def test_key_comes_from_the_environment_first_then_secrets_and_blank_is_none(monkeypatch):
+    monkeypatch.delenv("MNIST_LAB_TEACHER_KEY", raising=False)
+    assert configured_key(None) is None and configured_key("  ") is None
+    assert configured_key("from-secrets") == "from-secrets"
+    monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", "from-env")
+    assert configured_key("from-secrets") == "from-env"
+    monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", "")
+    assert configured_key(None) is None
+
+
+@pytest.mark.parametrize("attempt", ["", "   ", "owl-7-mapl", "OWL-7-MAPLE", "x" * 10_000,
+                                     KEY + "\x00", KEY * 2])
+def test_wrong_empty_or_huge_keys_get_a_message_that_never_echoes(attempt):
+    gate = TeacherGate()
+    message = gate.try_unlock(attempt, KEY)
+    assert message and not gate.unlocked
+    assert KEY not in message and (not attempt.strip() or attempt.strip() not in message)
+
+
+def test_the_right_key_unlocks_and_tries_are_limited_per_session():
+    gate = TeacherGate()
+    assert gate.try_unlock(" " + KEY + " ", KEY) is None and gate.unlocked
+    guesser = TeacherGate()
+    messages = [guesser.try_unlock(f"guess-{i}", KEY) for i in range(5)]
+    assert all(m == "That is not the teacher key." for m in messages)
+    assert guesser.try_unlock(KEY, KEY).startswith("Too many tries")  # even the right key waits
+    assert not guesser.unlocked
+    assert TeacherGate().try_unlock(KEY, KEY) is None               # other sessions unaffected
+
+
+def test_no_key_configured_means_everything_is_open():
+    gate = TeacherGate()
+    assert gate.try_unlock("", None) is None and gate.unlocked
+
+
+# --- in the app --------------------------------------------------------------------------------
+
+def _unlock(at: AppTest, key: str) -> AppTest:
+    at.sidebar.text_input(key="teacher_key_attempt").input(key)
+    at.sidebar.button[0].click().run()  # the form's "Unlock" submit button
+    return at
+
+
+def _buttons(at: AppTest) -> list[str]:
+    return [b.label for b in at.button]
+
+
+def _start_long_job():
+    from mnist_core.training import TrainConfig
+
+    job = app_state.job_registry().start(
+        TrainConfig(epochs=30, limit=3000), app_state.mnist(), app_state.store())
+    deadline = time.monotonic() + 60
+    while job.snapshot().batch == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return job
+
+
+def test_a_student_cannot_start_or_stop_but_the_teacher_can(monkeypatch):
+    monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", KEY)
+    student = open_page("pages/1_Train.py")
+    assert "Start training" not in _buttons(student)
+    assert any("teacher only" in c.value for c in student.caption)
+
+    job = _start_long_job()
+    student.run()
+    assert "Stop training" not in _buttons(student)        # the control is absent...
+    student.session_state["confirm_stop"] = True
+    student.run()
+    assert "Yes, stop" not in _buttons(student)
+    assert job.snapshot().status == "running"
+
+    teacher = _unlock(open_page("pages/1_Train.py"), KEY)
+    assert not teacher.sidebar.error
+    assert any("unlocked" in c.value for c in teacher.sidebar.caption)
+    by_label(teacher.button, "Stop training").click().run()
+    by_label(teacher.button, "Yes, stop").click().run()
+    assert job.join(timeout=60) and job.snapshot().status == "stopped"
+
+
+def test_the_server_refuses_a_stop_from_a_locked_session(monkeypatch):
+    """Even if a student's browser sent the click (a stale button, a crafted message), the
+    callback checks the session on the server."""
+    monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", KEY)
+    job = _start_long_job()
+    teacher = _unlock(open_page("pages/1_Train.py"), KEY)
+    by_label(teacher.button, "Stop training").click().run()
+    stop = by_label(teacher.button, "Yes, stop")
+    teacher.session_state[app_state.TEACHER_GATE].unlocked = False   # e.g. locked meanwhile
+    stop.click().run()
+    assert any("Only the teacher can stop" in w.value for w in teacher.warning)
+    assert job.snapshot().status == "running"
+    job.stop()
+    assert job.join(timeout=60)
+
+
+@pytest.mark.parametrize("attempt", ["wrong", "", "k" * 10_240])
+def test_a_wrong_empty_or_10kb_key_gets_a_message_and_no_unlock(monkeypatch, attempt):
+    monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", KEY)
+    at = _unlock(open_page(), attempt)
+    assert at.sidebar.error and not at.session_state[app_state.TEACHER_GATE].unlocked
+    assert all(KEY not in e.value and (not attempt or attempt not in e.value)
+               for e in at.sidebar.error)
+    assert "teacher_key_attempt" not in at.session_state or \
+        at.session_state["teacher_key_attempt"] in ("", None)   # the attempt is not kept
+
+
+def test_without_a_key_everything_is_open_as_before(monkeypatch):
+    monkeypatch.delenv("MNIST_LAB_TEACHER_KEY", raising=False)
+    at = open_page("pages/1_Train.py")
+    assert "Start training" in _buttons(at)
+    assert not at.sidebar.text_input
