@@ -19,7 +19,9 @@ then, in Debian's Chromium through Playwright:
 - with `--replay`, one Chromium session and N-1 sessions that replay its WebSocket messages
   without a browser (see ReplayedStudent), so that 30 Chromiums do not eat the server's CPU;
 - CPU use of the server and of the whole machine, the server's resident memory after each N,
-  and its growth per extra session.
+  and its growth per extra session;
+- with `--wall N`, one more Chromium session keeps the Class page (the class wall, refreshing
+  every 2 s) open over N saved drawings while the others draw.
 Loopback only, bounded in rounds and time; the server is stopped at the end.
 """
 from __future__ import annotations
@@ -229,6 +231,19 @@ class ReplayedStudent:
                 return time.monotonic() - sent, elements
 
 
+def fill_class_set(home: str, n: int) -> None:
+    """Save `n` distinct synthetic drawings in the lab home, as a class would have."""
+    sys.path.insert(0, str(ROOT))
+    from mnist_core.preprocess import to_mnist
+    from mnist_core.store import RunStore
+    from mnist_core.synthetic import drawn_digits
+
+    store = RunStore(home)
+    images, labels = drawn_digits(n, seed=11)
+    for image, label in zip(images, labels):
+        store.add_drawing(to_mnist(image).image, int(label), None, None)
+
+
 def percentiles(seconds: list[float]) -> tuple[float, float]:
     ms = sorted(1000 * v for v in seconds)
     return statistics.median(ms), ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
@@ -236,6 +251,8 @@ def percentiles(seconds: list[float]) -> tuple[float, float]:
 
 async def run(args) -> None:
     home = tempfile.mkdtemp(prefix="mnist-load-")
+    if args.wall:
+        fill_class_set(home, args.wall)
     proc, base, started = start_server(home)
     try:
         async with async_playwright() as p:
@@ -252,6 +269,13 @@ async def run(args) -> None:
             print(f"| sessions | mouse-up → prediction | drawing sent → prediction | {others} | "
                   "cores busy: server / all | server RSS (MB) | MB per extra session |")
             print("|---|---|---|---|---|---|---|")
+            if args.wall is not None:
+                wall_page = await (await browser.new_context(
+                    viewport={"width": 1920, "height": 1080})).new_page()
+                await wall_page.goto(f"{base}/Class")
+                await wall_page.get_by_text("The class's drawings").wait_for(timeout=120_000)
+                print(f"a 31st session shows the class wall (/Class, {args.wall} drawings, "
+                      "refreshing every 2 s)")
             opening, drawing = pages[0].sent[0], drawing_message(pages[0].sent)
             replayed: list[ReplayedStudent] = []
             base_rss = None
@@ -296,6 +320,9 @@ def main() -> None:
     parser.add_argument("--replay", action="store_true",
                         help="one Chromium session; the others replay its messages without a "
                              "browser, so Chromium does not take the server's CPU")
+    parser.add_argument("--wall", type=int, metavar="DRAWINGS", default=None,
+                        help="also keep a Chromium session open on the Class page (the wall "
+                             "the teacher projects), with this many saved drawings on it")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     asyncio.run(run(parser.parse_args()))
 

@@ -93,8 +93,10 @@ else:
     st.caption("No saved drawings yet: save some from the Draw page.")
 
 st.subheader("Kaggle submission")
-upload = st.file_uploader("Kaggle test.csv (pixel0..pixel783)", type="csv")
-if upload is not None:
+upload = None
+if app_state.teacher_only("Uploading a CSV"):
+    upload = st.file_uploader("Kaggle test.csv (pixel0..pixel783)", type="csv")
+if upload is not None and app_state.is_teacher():
     from mnist_core.evaluation import kaggle_submission
 
     try:

@@ -145,3 +145,13 @@ def test_without_a_key_everything_is_open_as_before(monkeypatch):
     at = open_page("pages/1_Train.py")
     assert "Start training" in _buttons(at)
     assert not at.sidebar.text_input
+
+
+def test_csv_uploads_need_the_teacher_unlock(monkeypatch):
+    monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", KEY)
+    train = open_page("pages/1_Train.py")
+    by_label(train.radio, "Data").set_value("Upload Kaggle train.csv").run()
+    assert not train.get("file_uploader")
+    assert not open_page("pages/2_Analyze.py").get("file_uploader")
+    analyze = _unlock(open_page("pages/2_Analyze.py"), KEY)
+    assert analyze.get("file_uploader")

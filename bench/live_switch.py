@@ -1,0 +1,76 @@
+"""How long an open Train page takes to switch to the live view when another browser starts a
+run (goal: within 2 s), in real Chromium against `streamlit run`.
+
+    MNIST_DATA_DIR=../shared/mnist python bench/live_switch.py [--rounds 3]
+
+Each round: a watcher page and a teacher page both sit on the Train form; the teacher presses
+Start training (fast preset, 1,000 images, 30 epochs, so it is still running), the time until
+the watcher shows the live run without a reload is printed, then the run is stopped.
+Loopback only; the server is stopped at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import FLAGS, start_server  # noqa: E402  (same server start as the load bench)
+
+
+def settle(page) -> None:
+    page.wait_for_timeout(500)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                           " || document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                           ".innerText === ''", timeout=120_000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    args = parser.parse_args()
+    proc, base, _ = start_server(tempfile.mkdtemp(prefix="mnist-live-"))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=args.chromium, args=FLAGS)
+            watcher, teacher = (browser.new_context().new_page() for _ in range(2))
+            for page in (watcher, teacher):
+                page.set_default_timeout(120_000)
+                page.goto(f"{base}/Train")
+                page.get_by_role("button", name="Start training").wait_for()
+            slider = teacher.get_by_role("slider", name="Training images")
+            slider.focus()
+            teacher.keyboard.press("Home")            # 1,000 images
+            epochs = teacher.get_by_label("Epochs")
+            epochs.fill("30")
+            epochs.press("Enter")
+            settle(teacher)
+            seconds = []
+            for _ in range(args.rounds):
+                teacher.get_by_role("button", name="Start training").click()
+                started = time.monotonic()
+                watcher.get_by_text("fast · running").wait_for()
+                seconds.append(time.monotonic() - started)
+                print(f"watcher switched to the live run {seconds[-1]:.2f} s after Start",
+                      flush=True)
+                watcher.get_by_role("button", name="Stop training").click()
+                watcher.get_by_role("button", name="Yes, stop").click()
+                teacher.get_by_role("button", name="Start training").wait_for()
+                watcher.get_by_role("button", name="Start training").wait_for()
+                settle(teacher)
+            print(f"max {max(seconds):.2f} s over {len(seconds)} rounds (goal: 2 s)")
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main()
