@@ -168,7 +168,7 @@ def models() -> list[ModelInfo]:
                        card.get("test_accuracy"))]
     for run in finished_runs():
         acc = f", {100 * run.test_accuracy:.2f}%" if run.test_accuracy is not None else ""
-        found.append(ModelInfo(run.id, f"{run.preset} · {run.id}{acc}", run.test_accuracy))
+        found.append(ModelInfo(run.id, f"{run.title()}{acc}", run.test_accuracy))
     return found
 
 

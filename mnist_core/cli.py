@@ -57,6 +57,18 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--model")
     r.add_argument("--json", action="store_true", help="one JSON object per line and image")
 
+    f = sub.add_parser("finetune", help="teach a model the class's handwriting: fine-tune it "
+                       "on the saved drawings and store the result as a run")
+    f.add_argument("--from", dest="source", required=True, metavar="MODEL",
+                   help="'bundled' or a run id")
+    f.add_argument("--epochs", type=int)
+    f.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
+    f.add_argument("--replay", type=int,
+                   help="MNIST training images mixed in (default: 20 per drawing, >= 3,000)")
+    f.add_argument("--seed", type=int)
+    f.add_argument("--data", help="MNIST folder or mnist.npz (replay and test images)")
+    f.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
     s = sub.add_parser("runs", help="list stored training runs")
     s.add_argument("--json", action="store_true")
     return p
@@ -73,21 +85,9 @@ def _progress_line(snap) -> str:
             f"{snap.images_per_second:6.0f} img/s  ETA {eta}  loss {loss}  acc {acc} ")
 
 
-def cmd_train(args) -> int:
-    from .data import load_mnist
-    from .jobs import TrainingJob
-    from .store import RunStore
-    from .training import TrainConfig
-
-    config = TrainConfig.from_preset(
-        args.preset, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, limit=args.limit, augment=args.augment,
-        validation_fraction=args.validation_fraction, seed=args.seed, precision=args.precision)
-    config.validate()
-    store = RunStore()
-    dataset = load_mnist(args.data)
-    job = TrainingJob(config, dataset, store).start()
-    # First Ctrl-C: stop cleanly at the next batch and keep the best weights.
+def _follow(job):
+    """Show a job's progress on stderr until it ends; the first Ctrl-C stops it cleanly at the
+    next batch (the best weights are kept). Returns the final snapshot."""
     signal.signal(signal.SIGINT, lambda *_: (job.stop(), print("\nstopping...", file=sys.stderr)))
     interactive = sys.stderr.isatty()
     last_epoch = -1
@@ -104,6 +104,24 @@ def cmd_train(args) -> int:
     snap = job.snapshot()
     if interactive:
         print(_progress_line(snap), file=sys.stderr)
+    return snap
+
+
+def cmd_train(args) -> int:
+    from .data import load_mnist
+    from .jobs import TrainingJob
+    from .store import RunStore
+    from .training import TrainConfig
+
+    config = TrainConfig.from_preset(
+        args.preset, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, limit=args.limit, augment=args.augment,
+        validation_fraction=args.validation_fraction, seed=args.seed, precision=args.precision)
+    config.validate()
+    store = RunStore()
+    dataset = load_mnist(args.data)
+    job = TrainingJob(config, dataset, store).start()
+    snap = _follow(job)
     if snap.status == "failed":
         raise ValueError(f"training failed: {snap.error}")
     record = job.record
@@ -136,6 +154,47 @@ def _export(job, path: Path, args) -> None:
             "trained_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             "command": "python -m mnist_core " + " ".join(sys.argv[1:])}
     path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+
+
+def cmd_finetune(args) -> int:
+    from . import finetune
+    from .data import load_mnist
+    from .jobs import JobRegistry
+    from .store import RunStore
+
+    defaults = finetune.FineTuneConfig()
+    config = finetune.FineTuneConfig(
+        source=args.source, epochs=defaults.epochs if args.epochs is None else args.epochs,
+        learning_rate=defaults.learning_rate if args.learning_rate is None
+        else args.learning_rate, replay=args.replay,
+        seed=defaults.seed if args.seed is None else args.seed)
+    config.validate()
+    store = RunStore()
+    finetune.check_ready(store, config.source)   # before loading MNIST: say it at once
+    dataset = load_mnist(args.data)
+    job = finetune.start(JobRegistry(), store, config, dataset)
+    snap = _follow(job)
+    if snap.status == "failed":
+        raise ValueError(f"fine-tuning failed: {snap.error}")
+    record, result = job.record, job.result
+    out = {"run_id": record.id, "status": record.status, "title": record.title(),
+           "from": config.source, "drawings": result.drawings, "held_out": result.held_out,
+           "replay": result.replay, "skipped": result.skipped,
+           "before": result.before.to_dict(), "after": result.after.to_dict(),
+           "test_accuracy": record.test_accuracy, "seconds": round(record.seconds or 0, 1),
+           "model_file": str(store.model_path(record.id)) if record.has_model else None}
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"run {record.id}: {record.status}, {record.title()}"
+          + (f" ({result.skipped} unreadable drawings skipped)" if result.skipped else ""))
+    rows = result.comparison()
+    width = max(len(r["measured on"]) for r in rows)
+    print(f"{'':{width}}  {'before':>8}  {'after':>8}  change")
+    for r in rows:
+        print(f"{r['measured on']:{width}}  {r['before']:>8}  {r['after']:>8}  {r['change']}")
+    print(f"model {out['model_file']}")
+    return 0
 
 
 def _load_model(ref):
@@ -231,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "runs":
         import_tensorflow_quietly()
     handler = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-               "runs": cmd_runs}[args.command]
+               "finetune": cmd_finetune, "runs": cmd_runs}[args.command]
     try:
         return handler(args)
     except USER_ERRORS as e:

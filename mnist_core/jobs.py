@@ -40,17 +40,44 @@ class _RecordingProgress(Progress):
 
 
 class TrainingJob:
-    def __init__(self, config: TrainConfig, data: Dataset | Callable[[], Dataset],
-                 store: RunStore | None = None) -> None:
+    """One background job. By default it trains `config` on `data`; another kind of job (a
+    fine-tune) passes `work`, a callable that gets the job and does the work in its thread:
+    it calls `open_run()` once it knows what it will record, reports through `progress`, ends
+    at the next batch once `stop_event` is set, and returns a result with `model`, `status`
+    ("done" or "stopped"), `history`, `test_accuracy`, `test_loss` and `seconds` (like
+    TrainResult) and optionally `record_config` (a dict stored as the run's final config).
+    `label` names the job in "... is already running" messages."""
+
+    def __init__(self, config, data: Dataset | Callable[[], Dataset] | None,
+                 store: RunStore | None = None, *,
+                 work: Callable[["TrainingJob"], object] | None = None,
+                 label: str | None = None) -> None:
         self.config = config
         self.store = store
         self.progress = _RecordingProgress(store)
         self.record: RunRecord | None = None
         self.result = None
+        self.label = label or f"a '{config.preset}' training"
         self._data = data
+        self._work = work or TrainingJob._train
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"train-{config.preset}",
                                         daemon=True)
+
+    @property
+    def stop_event(self) -> threading.Event:
+        return self._stop
+
+    def load_data(self) -> Dataset:
+        return self._data() if callable(self._data) else self._data
+
+    def open_run(self, config: dict, data_source: str) -> str | None:
+        """Record the run as started in the store (if any); its id goes into the progress."""
+        if self.store is None:
+            return None
+        run_id = self.store.create_run(config, data_source)
+        self.progress.update(run_id=run_id)
+        return run_id
 
     def start(self) -> "TrainingJob":
         self._thread.start()
@@ -83,22 +110,24 @@ class TrainingJob:
             where = "stopping"
         else:
             where = f"epoch {min(snap.epoch + 1, snap.epochs)} of {snap.epochs}"
-        return f"a '{self.config.preset}' training ({where})"
+        return f"{self.label} ({where})"
+
+    def _train(self):
+        """The default work: train `config` on the data (the one training path)."""
+        dataset = self.load_data()
+        self.config.validate()
+        self.open_run(self.config.to_dict(), dataset.source)
+        return train(self.config, dataset, self.progress, self._stop)
 
     def _run(self) -> None:
-        run_id = None
         try:
-            dataset = self._data() if callable(self._data) else self._data
-            self.config.validate()
-            if self.store is not None:
-                run_id = self.store.create_run(self.config.to_dict(), dataset.source)
-                self.progress.update(run_id=run_id)
-            result = train(self.config, dataset, self.progress, self._stop)
-            if self.store is not None:
+            result = self._work(self)
+            run_id = self.progress.snapshot().run_id
+            if self.store is not None and run_id is not None:
                 self.record = self.store.finish_run(
                     run_id, status=result.status, history=result.history, model=result.model,
                     test_accuracy=result.test_accuracy, test_loss=result.test_loss,
-                    seconds=result.seconds)
+                    seconds=result.seconds, config=getattr(result, "record_config", None))
                 status, error = self.record.status, self.record.error
             else:
                 status, error = result.status, None
@@ -107,7 +136,8 @@ class TrainingJob:
                                  test_loss=result.test_loss)
         except Exception as e:  # reported to every viewer; the process carries on
             message = str(e) or type(e).__name__
-            if run_id is not None:
+            run_id = self.progress.snapshot().run_id
+            if run_id is not None and self.store is not None:
                 try:
                     self.record = self.store.finish_run(
                         run_id, status="failed", history=self.snapshot().history, error=message)
@@ -127,12 +157,15 @@ class JobRegistry:
     def current(self) -> TrainingJob | None:
         return self._job
 
-    def start(self, config: TrainConfig, data: Dataset | Callable[[], Dataset],
-              store: RunStore | None) -> TrainingJob:
+    def start(self, config: TrainConfig, data: Dataset | Callable[[], Dataset] | None,
+              store: RunStore | None, *, work: Callable[[TrainingJob], object] | None = None,
+              label: str | None = None) -> TrainingJob:
+        """Start a training (or, with `work`, another job: see TrainingJob); JobBusy while
+        any job runs."""
         config.validate()
         with self._lock:
             if self._job is not None and self._job.active:
                 raise JobBusy(f"{self._job.describe()} is already running on this server; "
                               "stop it or wait for it to finish")
-            self._job = TrainingJob(config, data, store).start()
+            self._job = TrainingJob(config, data, store, work=work, label=label).start()
             return self._job

@@ -86,32 +86,83 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     return np.clip(ink, 0.0, 1.0).astype(np.float32)
 
 
-def _stroke_width(mask: np.ndarray) -> float:
-    """Typical stroke width in pixels: twice the 90th percentile of the distance from ink to
-    background along the stroke's core."""
-    dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
-    core = dist[dist > 0]
-    return float(2 * np.percentile(core, 90)) if core.size else 0.0
+MIN_SIDE = 4            # px: anything smaller on its longer side is a speck of noise
+DOT_EXTENT = 1.5        # a dot spans at most this many brush widths ...
+DOT_AREA = 2.0          # ... and holds at most this many round dabs' worth of ink
+FILLED_FRACTION = 0.85  # a picture this much ink is a filled canvas, not a drawing
+EDGE_BAND = 0.02        # the outer 2% of each side is "the edge" ...
+FRAME_COVERAGE = 0.5    # ... and ink along at least half of all four edges is a frame
+
+
+def _brush_width(mask: np.ndarray) -> float:
+    """The width of the pen that drew `mask`, in pixels: twice the typical distance from the
+    middle of a stroke to its edge (the median over the distance transform's ridge, so that
+    the extra ink where strokes meet or turn does not count), plus the ridge pixel itself."""
+    dist = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)
+    ridge = (dist > 0) & (dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8)))
+    return float(2 * np.median(dist[ridge]) + 1) if ridge.any() else 0.0
+
+
+def _edge_coverage(mask: np.ndarray) -> list[float]:
+    """For the top, bottom, left and right edge: the fraction of its length that has ink in
+    the outer band (EDGE_BAND of the picture's side, at least one pixel)."""
+    h, w = mask.shape
+    band = max(1, round(EDGE_BAND * min(h, w)))
+    return [float(mask[:band].any(axis=0).mean()), float(mask[-band:].any(axis=0).mean()),
+            float(mask[:, :band].any(axis=1).mean()), float(mask[:, -band:].any(axis=1).mean())]
+
+
+def _ink_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the ink, bottom and right exclusive; None without ink."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return None
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def refusal(mask: np.ndarray) -> str | None:
+    """Why `mask` (True = ink) is not a digit, or None when it may be one.
+
+    Decided by shape, not size: a big drawing that touches the edges and a small one drawn
+    with a thick pen are digits. Refused are only
+    - nothing at all, or a speck smaller than MIN_SIDE px;
+    - a dot: a blob about one round dab of the pen, at most DOT_EXTENT pen widths across and
+      DOT_AREA dabs of ink (a 7 drawn 22 px tall with the default 20 px pen spans 1.9 pen
+      widths and holds 2.8 dabs: a digit; a tap is 1.0 and 1.1);
+    - a filled picture: more than FILLED_FRACTION of it ink;
+    - a frame: ink along at least FRAME_COVERAGE of every one of the four edges (a digit
+      touches an edge at a point or along part of one side: a 7's bar, a 1's ends).
+    """
+    box = _ink_box(mask)
+    if box is None:
+        return "nothing drawn"
+    y0, y1, x0, x1 = box
+    longest = max(y1 - y0, x1 - x0)
+    if longest < MIN_SIDE:
+        return "only a dot or speck: draw a whole digit"
+    if mask.mean() > FILLED_FRACTION:
+        return "the picture is mostly ink: draw a digit on a plain background"
+    if min(_edge_coverage(mask)) >= FRAME_COVERAGE:
+        return "the drawing runs along every edge, like a frame: draw one digit inside the canvas"
+    pen = _brush_width(mask[y0:y1, x0:x1])
+    dab = np.pi * pen ** 2 / 4
+    if longest <= DOT_EXTENT * pen and mask.sum() <= DOT_AREA * dab:
+        return "only a dot or speck: draw a whole digit"
+    return None
 
 
 def to_mnist(image: np.ndarray) -> Prepared:
-    """Crop to the ink, scale its longer side to 20 px (anti-aliased), centre by mass in 28x28."""
+    """Crop to the ink, scale its longer side to 20 px (anti-aliased), centre by mass in 28x28.
+
+    Empty results (with the reason) only for what is not a digit at all: see `refusal`."""
     ink = ink_map(image)
     mask = ink >= INK_THRESHOLD
-    if not mask.any():
-        return Prepared(None, "nothing drawn")
-    ys, xs = np.nonzero(mask)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    reason = refusal(mask)
+    if reason is not None:
+        return Prepared(None, reason)
+    y0, y1, x0, x1 = _ink_box(mask)
     height, width = y1 - y0, x1 - x0
     longest = max(height, width)
-    if longest < max(3, 0.03 * max(ink.shape)) or longest < 2.0 * _stroke_width(mask):
-        return Prepared(None, "only a dot or speck: draw a whole digit")
-    if mask.mean() > 0.6:
-        return Prepared(None, "the picture is mostly ink: draw a digit on a plain background")
-    if height >= 0.97 * ink.shape[0] and width >= 0.97 * ink.shape[1]:
-        # Edge to edge in both directions: a frame or a scribble over everything, not a digit
-        # (digits are taller than wide, so a real one spans the height, not also the width).
-        return Prepared(None, "the drawing touches every edge: draw one digit inside the canvas")
     crop = ink[y0:y1, x0:x1]
     scale = MNIST_BOX / longest
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))

@@ -25,6 +25,7 @@ from . import settings
 from .model_files import save_atomic
 
 BUNDLED = "bundled"
+FINE_TUNE = "fine-tune"   # the preset field of runs made by mnist_core.finetune
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -118,9 +119,13 @@ class RunRecord:
 
     def title(self) -> str:
         """"fast · 20261125-101500-ab12cd", plus how far it got if it did not finish."""
+        name = self.preset
+        if self.preset == FINE_TUNE and "from" in self.config:  # see mnist_core.finetune
+            name = (f"fine-tuned from {self.config['from']} on "
+                    f"{self.config.get('drawings', '?')} drawings")
         if self.status in ("done", "stopped", "running"):
-            return f"{self.preset} · {self.id}"
-        return f"{self.preset} · {self.id} · {self.status} after {self.how_far()}"
+            return f"{name} · {self.id}"
+        return f"{name} · {self.id} · {self.status} after {self.how_far()}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -182,8 +187,12 @@ class RunStore:
 
     def finish_run(self, run_id: str, *, status: str, history: list[dict], model=None,
                    test_accuracy: float | None = None, test_loss: float | None = None,
-                   seconds: float | None = None, error: str | None = None) -> RunRecord:
-        """Close a run; the model file is fully written before the row points at it."""
+                   seconds: float | None = None, error: str | None = None,
+                   config: dict | None = None) -> RunRecord:
+        """Close a run; the model file is fully written before the row points at it.
+
+        `config`, if given, replaces the config recorded at the start (a fine-tune adds the
+        before/after figures it only knows at the end)."""
         model_file = None
         if model is not None:
             try:
@@ -195,9 +204,11 @@ class RunStore:
                          "to another folder, then train again")
         with self._connect() as db:
             db.execute("UPDATE runs SET status=?, finished_at=?, history=?, test_accuracy=?, "
-                       "test_loss=?, seconds=?, model_file=?, error=? WHERE id=?",
+                       "test_loss=?, seconds=?, model_file=?, error=?, "
+                       "config=COALESCE(?, config) WHERE id=?",
                        (status, time.time(), json.dumps(history), test_accuracy, test_loss,
-                        seconds, model_file, error, run_id))
+                        seconds, model_file, error,
+                        None if config is None else json.dumps(config), run_id))
         return self.get_run(run_id)
 
     def get_run(self, run_id: str) -> RunRecord:
@@ -299,9 +310,27 @@ class RunStore:
         """All saved drawings as (images float32 (N, 28, 28, 1), labels int64 (N,))."""
         with self._connect() as db:
             rows = db.execute("SELECT image, label FROM drawings ORDER BY id").fetchall()
-        images = np.array([np.frombuffer(r["image"], np.uint8) for r in rows], np.float32)
+        rows = [r for r in rows if _pixels(r["image"]) is not None
+                and type(r["label"]) is int and 0 <= r["label"] <= 9]   # damaged rows skipped
+        images = np.array([_pixels(r["image"]) for r in rows], np.float32)
         return (images.reshape(-1, 28, 28, 1) / 255.0,
                 np.array([r["label"] for r in rows], np.int64))
+
+    def drawings_for_training(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Every usable drawing as (images uint8 (N, 28, 28), labels int64 (N,), skipped).
+
+        Tolerant, for fine-tuning: a row whose image is not 784 bytes (corrupt, or of another
+        shape) or whose label is not a whole number 0-9 is skipped and counted, not fatal."""
+        with self._connect() as db:
+            cursor = db.cursor()
+            cursor.row_factory = None
+            rows = cursor.execute("SELECT image, label FROM drawings ORDER BY id").fetchall()
+        good = [(image, label) for image, label in rows
+                if isinstance(image, bytes) and len(image) == 28 * 28
+                and type(label) is int and 0 <= label <= 9]
+        images = np.frombuffer(b"".join(image for image, _ in good), np.uint8)
+        labels = np.array([label for _, label in good], np.int64)
+        return images.reshape(-1, 28, 28).copy(), labels, len(rows) - len(good)
 
     def list_drawings(self, label: int | None = None, *, limit: int = 60,
                       offset: int = 0) -> list[SavedDrawing]:
@@ -396,9 +425,21 @@ class SavedDrawing:
     image: np.ndarray          # uint8 (28, 28), 0 = background
 
 
+#: What a damaged row shows (mid-grey): visible on the class wall, so the teacher can delete it,
+#: instead of one bad row breaking the page for everyone.
+UNREADABLE = np.full((28, 28), 128, np.uint8)
+
+
+def _pixels(blob) -> np.ndarray | None:
+    if isinstance(blob, bytes) and len(blob) == 28 * 28:
+        return np.frombuffer(blob, np.uint8).reshape(28, 28)
+    return None
+
+
 def _saved(row: sqlite3.Row) -> SavedDrawing:
+    pixels = _pixels(row["image"])
     return SavedDrawing(row["id"], row["created_at"], row["label"], row["predicted"],
-                        row["model"], np.frombuffer(row["image"], np.uint8).reshape(28, 28))
+                        row["model"], UNREADABLE if pixels is None else pixels)
 
 
 def _digit(label) -> int:

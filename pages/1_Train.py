@@ -74,6 +74,8 @@ def live_view() -> None:
                  if snap.test_accuracy is not None else  # a Kaggle CSV has no labelled test set
                  f"validation accuracy {100 * last.get('val_accuracy', float('nan')):.2f}%")
         st.success(f"Run {snap.run_id or ''} {snap.status}: {score}.")
+        if hasattr(job.result, "comparison"):  # a fine-tune: before and after, side by side
+            st.table(job.result.comparison())
         if snap.run_id and store is not None:
             st.button("Make it the active model", on_click=app_state.set_active_model,
                       args=(snap.run_id,), type="primary")
@@ -115,7 +117,8 @@ elif (last := app_state.last_run()) is not None and last.status == "interrupted"
                f"{last.how_far()}: the server stopped while it trained (the laptop slept or the "
                "process was closed). Its curves are kept; no model was saved.",
                icon=":material/warning:")
-    if not last.data_source.startswith("Kaggle") and app_state.teacher_only("Starting a run"):
+    if not last.data_source.startswith("Kaggle") and last.preset in PRESETS and \
+            app_state.teacher_only("Starting a run"):
         if st.button("Start it again with the same settings", icon=":material/replay:"):
             try:
                 restart_interrupted(last)

@@ -18,6 +18,37 @@ model = app_state.active_model()
 st.caption(f"Drawings saved on the Draw page appear here within 2 seconds, as {model.label} "
            "reads them.")
 can_edit = app_state.teacher_only("Relabelling or deleting drawings")
+
+
+def teach() -> None:
+    """Fine-tune the active model on the saved drawings, as the server's one job (see
+    mnist_core.finetune), then watch it on the Train page; or say why it cannot start."""
+    from mnist_core import finetune
+    from mnist_core.data import DataError
+    from mnist_core.jobs import JobBusy
+
+    if not app_state.is_teacher():  # checked again here, on the server
+        st.warning("Only the teacher can teach the model (unlock in the sidebar).")
+        return
+    try:
+        finetune.check_ready(store, model.ref)
+        finetune.start(app_state.job_registry(), store,
+                       finetune.FineTuneConfig(source=model.ref), app_state.mnist())
+    except JobBusy as e:
+        st.warning(f"Not started: {e}.", icon=":material/info:")
+    except (ValueError, KeyError, StoreError, DataError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        st.warning(f"Not started: {message}.", icon=":material/info:")
+    else:
+        st.switch_page("pages/1_Train.py")
+
+
+if app_state.teacher_only("Teaching the model") and st.button(
+        "Teach the model our handwriting", icon=":material/school:",
+        help=f"Fine-tunes {model.label} on the saved drawings (a quarter of each digit's kept "
+             "aside to measure it) mixed with MNIST images, a few epochs, live on the Train "
+             "page; the result is a new model you can make active."):
+    teach()
 # Tiles arrive as 28x28 PNGs (see class_set.tile_url); the browser enlarges them, pixel-sharp.
 st.html("<style>.st-key-class-tiles img {image-rendering: pixelated}</style>")
 

@@ -435,3 +435,17 @@ def test_a_flood_of_saves_neither_slows_predictions_nor_damages_the_store(bundle
         rows, hashes = db.execute("SELECT COUNT(*), COUNT(DISTINCT hash) FROM drawings"
                                   ).fetchone()
     assert rows == hashes == tally["saved"] == sum(store.label_counts().values())
+
+
+def test_a_damaged_drawing_row_shows_grey_on_the_wall_and_is_skipped_by_analyze(lab_home):
+    from mnist_core.store import UNREADABLE, RunStore
+
+    store = RunStore()
+    good = store.add_drawing(np.full((28, 28), 0.5, np.float32), 3, 3, "bundled")
+    with store._connect() as db:
+        db.execute("INSERT INTO drawings (created_at, label, predicted, model, image, hash) "
+                   "VALUES (0, 4, NULL, NULL, ?, 'broken')", (b"\x00" * 100,))
+    page = store.list_drawings()
+    assert [d.id for d in page][-1] == good and (page[0].image == UNREADABLE).all()
+    images, labels = store.drawings()
+    assert images.shape == (1, 28, 28, 1) and labels.tolist() == [3]

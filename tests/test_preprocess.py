@@ -171,3 +171,73 @@ def test_a_10000_pixel_wide_photo_is_reduced_and_read(tmp_path, recwarn):
     result = to_mnist(image)
     assert not result.empty and result.image.shape == (28, 28)
     assert not [w for w in recwarn if "decompression" in str(w.message).lower()]
+
+
+# --- big and small drawings are digits too -----------------------------------------------------
+
+def _canvas(strokes, width_px=20):
+    """The Draw page's own rendering: strokes in 0..1 of a 280 px canvas, pen width in px."""
+    from mnist_core.strokes import render_strokes
+
+    return render_strokes([[(x / 280, y / 280) for x, y in s] for s in strokes], width_px / 280)
+
+
+@pytest.fixture(scope="module")
+def predictor(bundled_model):
+    from mnist_core.inference import Predictor
+
+    return Predictor(bundled_model)
+
+
+@pytest.mark.parametrize("strokes", [
+    [[(0, 0), (280, 0), (105, 280)]],                  # bar on the top edge, corner to corner
+    [[(0, 4), (280, 6), (120, 280)]],
+    [[(0, 0), (280, 0), (90, 280)], [(60, 140), (230, 140)]],   # crossed, edge to edge
+], ids=["edge-to-edge", "bar-just-inside", "crossed"])
+def test_a_big_seven_touching_left_top_right_and_bottom_is_read_as_seven(strokes, predictor):
+    canvas = _canvas(strokes)
+    ys, xs = np.nonzero(canvas[..., 0] > 64)
+    assert (ys.min(), xs.min(), xs.max(), ys.max()) == (0, 0, 279, 279)  # all four edges
+    prediction = predictor.classify(canvas, with_saliency=False)
+    assert not prediction.prepared.empty, prediction.prepared.reason
+    assert prediction.digit == 7
+
+
+@pytest.mark.parametrize("centre", [(140, 140), (20, 20), (255, 250)])
+def test_a_small_seven_drawn_with_a_thick_pen_is_a_digit(centre):
+    """About 22 px tall at the default 20 px pen: two dabs of ink, not one."""
+    cx, cy = centre
+    seven = [[(cx - 8, cy - 11), (cx + 8, cy - 11), (cx - 1, cy + 11)]]
+    result = to_mnist(_canvas(seven, width_px=20))
+    assert not result.empty, result.reason
+
+
+@pytest.mark.parametrize("strokes, width_px", [
+    ([[(140, 140)]], 5), ([[(140, 140)]], 20), ([[(140, 140)]], 50),      # a tap: one dab
+    ([[(30, 200), (32, 201)]], 20),                                       # a dab, slightly moved
+    ([[(140, 140), (146, 141), (143, 146)]], 30),                        # a tiny wiggle
+    ([[(100, 100), (101, 100)]], 3),                                      # a speck
+], ids=["tap-5", "tap-20", "tap-50", "dab", "wiggle", "speck"])
+def test_a_dot_or_single_dab_is_refused(strokes, width_px):
+    if width_px < 5:   # thinner than the Draw page's pen: a speck in a file
+        image = stroke_canvas(strokes[0], width=width_px)
+    else:
+        image = _canvas(strokes, width_px)
+    result = to_mnist(image)
+    assert result.empty and "dot" in result.reason
+
+
+@pytest.mark.parametrize("inset, width_px", [(3, 6), (8, 20), (0, 5)])
+def test_a_frame_along_all_four_edges_is_refused(inset, width_px):
+    a, b = inset, 280 - inset
+    frame = _canvas([[(a, a), (b, a), (b, b), (a, b), (a, a)]], width_px)
+    result = to_mnist(frame)
+    assert result.empty and "every edge" in result.reason
+
+
+def test_a_filled_canvas_is_refused_whatever_its_colours():
+    on_transparent = np.zeros((280, 280, 4), np.uint8)
+    on_transparent[2:, :, 3] = 255              # all ink but a two-pixel transparent strip
+    result = to_mnist(on_transparent)
+    assert result.empty and "mostly ink" in result.reason
+    assert to_mnist(np.full((280, 280, 4), 255, np.uint8)).empty
