@@ -196,6 +196,15 @@ def model_sidebar() -> None:
         st.sidebar.warning(f"Runs cannot be saved: {store_error()}")
 
 
+@st.cache_resource(show_spinner=False)
+def class_predictions():
+    """Each model's answers for the saved drawings, classified once per drawing and shared by
+    every session (the Class page's refreshes, Analyze's class accuracy)."""
+    from mnist_core.class_set import PredictionCache
+
+    return PredictionCache()
+
+
 # --- teacher key -----------------------------------------------------------------------------
 
 def teacher_key() -> str | None:
@@ -272,11 +281,11 @@ def model_cache():
 
 
 def _model_file(ref: str):
-    if ref == BUNDLED:
+    if ref == BUNDLED:   # needs no store: the app draws even when the lab home is unusable
         return settings.BUNDLED_MODEL
     if store() is None:
         raise KeyError(f"run '{ref}' cannot be opened: {store_error()}")
-    return store().model_path(ref)
+    return store().lab_model_path(ref)
 
 
 def warm_up_default_model() -> None:

@@ -211,6 +211,15 @@ def wall_view(store: RunStore, cache: PredictionCache, ref: str, probabilities: 
                     digit_stats(labels, predictions), len(matching), page, pages, tiles)
 
 
+def class_accuracy(store: RunStore, cache: PredictionCache, ref: str,
+                   probabilities: Probabilities) -> tuple[int, float | None]:
+    """(number of saved drawings, share model `ref` reads right), through the shared cache:
+    a page showing it again costs one small query, not a pass over every drawing."""
+    ids, labels = store.drawing_index()
+    predictions = cache.predictions(store, ref, probabilities).lookup(ids)
+    return len(ids), overall_accuracy(digit_stats(labels, predictions))
+
+
 # --- exports ------------------------------------------------------------------------------
 
 

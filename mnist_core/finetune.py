@@ -205,12 +205,8 @@ def check_ready(store: RunStore, source: str = BUNDLED) -> int:
 
 def source_model_path(store: RunStore, source: str):
     """The model file of "bundled" or a stored run (never an arbitrary path)."""
-    from . import settings
-
-    if source in (None, "", BUNDLED):
-        return settings.BUNDLED_MODEL
     try:
-        return store.model_path(source)
+        return store.lab_model_path(source)
     except KeyError as e:
         raise KeyError(f"cannot fine-tune '{source}': it is neither 'bundled' nor a stored run "
                        f"with a model ({e.args[0]})") from None

@@ -234,12 +234,15 @@ class RunStore:
             raise KeyError(f"run '{run_id}' has no model (status: {run.status})")
         return self.models_dir / run.model_file
 
+    def lab_model_path(self, ref: str | None) -> Path:
+        """The file of "bundled"/None or a stored run: the only models the app opens (never a
+        path a user typed). KeyError for anything else."""
+        return settings.BUNDLED_MODEL if ref in (None, "", BUNDLED) else self.model_path(ref)
+
     def resolve_model(self, ref: str | None) -> tuple[Path, str]:
         """(file, display name) for "bundled"/None, a run id, or a .keras path (CLI only)."""
-        if ref in (None, "", BUNDLED):
-            return settings.BUNDLED_MODEL, BUNDLED
         try:
-            return self.model_path(ref), ref
+            return self.lab_model_path(ref), ref or BUNDLED
         except KeyError as missing:
             candidate = Path(ref).expanduser()
             if candidate.suffix in (".keras", ".h5", ".hdf5") and candidate.exists():

@@ -104,7 +104,7 @@ def restart_interrupted(run) -> None:
 
 
 if registry.current is not None:
-    if registry.current.active and st.session_state.get("start_pressed"):
+    if registry.current.active and st.session_state.get("start_pressed") and not flash:
         # This browser pressed Start while another session's run began: say so, by name.
         st.warning(f"Your run was not started: {registry.current.describe()} is already "
                    "running.", icon=":material/info:")

@@ -5,6 +5,7 @@ import streamlit as st
 
 import app_state
 from mnist_core import charts
+from mnist_core.class_set import class_accuracy
 from mnist_core.data import DataError
 
 app_state.setup_page()
@@ -82,11 +83,12 @@ else:
 
 st.subheader("Your class's drawings")
 store = app_state.store()
-images, labels = store.drawings() if store is not None else (np.zeros((0, 28, 28, 1)), [])
-if len(labels):  # each drawing once: the store keeps one row per image
-    probs = app_state.predictor(ref).probabilities(images)
-    st.metric(f"Accuracy on {len(labels)} saved drawings",
-              f"{100 * float(np.mean(probs.argmax(1) == labels)):.1f}%")
+saved, accuracy = (class_accuracy(store, app_state.class_predictions(), ref,
+                                  app_state.predictor(ref).probabilities)
+                   if store is not None else (0, None))
+if saved:  # each drawing once (the store keeps one row per image), classified once per model
+    st.metric(f"Accuracy on {saved} saved drawings",
+              "-" if accuracy is None else f"{100 * accuracy:.1f}%")
     st.page_link("pages/4_Class.py", label="See every drawing, digit by digit, on the Class "
                  "page", icon=":material/groups:")
 else:

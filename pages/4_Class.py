@@ -53,11 +53,6 @@ if app_state.teacher_only("Teaching the model") and st.button(
 st.html("<style>.st-key-class-tiles img {image-rendering: pixelated}</style>")
 
 
-@st.cache_resource(show_spinner=False)
-def prediction_cache() -> class_set.PredictionCache:
-    return class_set.PredictionCache()
-
-
 def _edit(drawing_id: int, seen_label: int, delete: bool) -> None:
     """Button callback; the teacher check is repeated here, on the server, before writing."""
     if not app_state.is_teacher():
@@ -110,7 +105,7 @@ def wall() -> None:
         st.toast(st.session_state.pop(NOTICE), duration="long")
     try:
         view = class_set.wall_view(
-            store, prediction_cache(), model.ref,
+            store, app_state.class_predictions(), model.ref,
             lambda images: app_state.predictor(model.ref).probabilities(images),
             digit=st.session_state.get(DIGIT), wrong_only=st.session_state.get(WRONG, False),
             page=st.session_state.get(PAGE, 1), per_page=PER_PAGE, budget=_budget())
