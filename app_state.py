@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from mnist_core import settings
+from mnist_core import catalog, settings
 from mnist_core.store import BUNDLED, RunRecord, RunStore, StoreError
 
 ACTIVE_MODEL = "active_model"          # "bundled" or a run id
@@ -18,15 +18,26 @@ TEST_DRAWING = "test_drawing"          # test seam: an RGBA array used instead o
 TEACHER_GATE = "teacher_gate"          # this session's TeacherGate (unlock state, tries left)
 
 
-PAGES = [("streamlit_app.py", "Home", ":material/home:"),
-         ("pages/1_Train.py", "Train", ":material/model_training:"),
-         ("pages/2_Analyze.py", "Analyze", ":material/analytics:"),
-         ("pages/3_Draw.py", "Draw", ":material/draw:"),
-         ("pages/4_Class.py", "Class", ":material/groups:")]
+@dataclass(frozen=True)
+class Page:
+    """One page of the app: the sidebar, the Home page's links and the page smoke test all
+    read `PAGES`, so a page added here appears everywhere (and one left out fails a test)."""
+    path: str     # relative to the project root, as st.page_link and AppTest want it
+    label: str    # the sidebar's name for it
+    icon: str
+    blurb: str    # what the Home page's link to it says
 
 
-PAGE_BLURBS = {"Train": "Train a network", "Analyze": "Analyze its mistakes",
-               "Draw": "Draw a digit", "Class": "See the class's drawings (the class wall)"}
+PAGES = (
+    Page("streamlit_app.py", "Home", ":material/home:", "What the lab is and how to join"),
+    Page("pages/1_Train.py", "Train", ":material/model_training:", "Train a network"),
+    Page("pages/2_Analyze.py", "Analyze", ":material/analytics:", "Analyze its mistakes"),
+    Page("pages/3_Draw.py", "Draw", ":material/draw:", "Draw a digit"),
+    Page("pages/4_Class.py", "Class", ":material/groups:",
+         "See the class's drawings (the class wall)"),
+    Page("pages/5_Inside.py", "Inside", ":material/visibility:", "Look inside the network"),
+)
+HOME = PAGES[0]   # the entry point: the Home page links to every other page
 
 
 @st.cache_resource(show_spinner=False)
@@ -59,18 +70,11 @@ def setup_page() -> None:
                        page_icon=str(settings.ASSETS_DIR / "icon.png"))
     _keep_tensorflow_state_between_reruns()
     warm_up_default_model()
-    for path, label, icon in PAGES:
-        st.sidebar.page_link(path, label=label, icon=icon)
+    for page in PAGES:
+        st.sidebar.page_link(page.path, label=page.label, icon=page.icon)
     st.sidebar.divider()
     model_sidebar()
     teacher_sidebar()
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    ref: str
-    label: str
-    test_accuracy: float | None
 
 
 @st.cache_resource(show_spinner=False)
@@ -124,13 +128,14 @@ def evaluation(ref: str):
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def augmentation_preview(preset: str):
+def augmentation_preview(augmentation):
+    """Eight training images and augmented copies of them, for an `Augmentation` (a run's
+    strength, whichever preset or past run it came from)."""
     from mnist_core import charts
-    from mnist_core.models import Augmentation, get_preset
     from mnist_core.training import augmentation_preview as preview
 
     images = mnist().x_train[:8]
-    grid = preview(images, get_preset(preset).augmentation or Augmentation())
+    grid = preview(images, augmentation)
     return charts.enlarge(grid, 3)
 
 
@@ -145,14 +150,6 @@ def bundled_card() -> dict:
         return {}
 
 
-def finished_runs() -> list[RunRecord]:
-    s = store()
-    try:
-        return [r for r in s.list_runs() if r.has_model] if s is not None else []
-    except StoreError:  # a damaged or vanished database: the bundled model still works
-        return []
-
-
 def last_run() -> RunRecord | None:
     """The most recent run in the store (None if none, or the store cannot be read)."""
     s = store()
@@ -162,17 +159,14 @@ def last_run() -> RunRecord | None:
         return None
 
 
-def models() -> list[ModelInfo]:
-    card = bundled_card()
-    found = [ModelInfo(BUNDLED, f"Bundled ({card.get('preset', 'model')})",
-                       card.get("test_accuracy"))]
-    for run in finished_runs():
-        acc = f", {100 * run.test_accuracy:.2f}%" if run.test_accuracy is not None else ""
-        found.append(ModelInfo(run.id, f"{run.title()}{acc}", run.test_accuracy))
-    return found
+def models() -> list[catalog.ModelInfo]:
+    """Every model this lab can use (bundled first, then runs newest first), with label,
+    accuracy, architecture and curves: mnist_core.catalog, read fresh on each call so a run
+    that just finished is there at once (one small SQLite query)."""
+    return catalog.list_models(store(), bundled_card())
 
 
-def active_model() -> ModelInfo:
+def active_model() -> catalog.ModelInfo:
     available = {m.ref: m for m in models()}
     return available.get(st.session_state.get(ACTIVE_MODEL, BUNDLED), available[BUNDLED])
 
@@ -191,7 +185,7 @@ def model_sidebar() -> None:
                                   format_func=lambda ref: options[ref].label)
     accuracy = options[choice].test_accuracy
     if accuracy is not None:
-        st.sidebar.caption(f"Test accuracy {100 * accuracy:.2f}% on the official MNIST test set.")
+        st.sidebar.caption(f"Test accuracy {accuracy:.2%} on the official MNIST test set.")
     if store_error():
         st.sidebar.warning(f"Runs cannot be saved: {store_error()}")
 
@@ -317,3 +311,39 @@ def qr_code(url: str) -> bytes:
     from mnist_core.joining import qr_png
 
     return qr_png(url)
+
+
+# --- builder ---------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _step_timing(layers_json: str, batch_size: int, precision: str):
+    import json
+
+    from mnist_core.estimate import time_steps
+    from mnist_core.spec import ModelSpec
+
+    spec = ModelSpec.from_dict({"name": "timing", "layers": json.loads(layers_json)})
+    return time_steps(spec, batch_size, precision)
+
+
+def seconds_per_epoch(config, n_images: int) -> float | None:
+    """Measured seconds per epoch of `config` on this machine, timed once per (architecture,
+    batch size, precision) for the whole process; None while a job trains: timing would slow
+    the run down and be slowed by it."""
+    import json
+
+    job = job_registry().current
+    if job is not None and job.active:
+        return None
+    layers = json.dumps(config.spec.to_dict()["layers"], sort_keys=True)  # not the name
+    timing = _step_timing(layers, config.batch_size, config.precision)
+    return timing.per_epoch(config.training_images(n_images))
+
+
+def past_runs() -> list[RunRecord]:
+    """Every stored run, newest first ([] without a readable store): the builder's starts."""
+    s = store()
+    try:
+        return s.list_runs() if s is not None else []
+    except StoreError:
+        return []

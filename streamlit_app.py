@@ -17,15 +17,16 @@ model = app_state.active_model()
 left, right = st.columns(2)
 left.metric("Active model", model.label)
 if model.test_accuracy is not None:
-    right.metric("Test accuracy (10,000 official test images)", f"{100 * model.test_accuracy:.2f}%")
+    right.metric("Test accuracy (10,000 official test images)", f"{model.test_accuracy:.2%}")
 
 job = app_state.job_registry().current
 if job is not None and job.active:
     running = job.describe()
     st.info(f"{running[:1].upper()}{running[1:]} is running.", icon=":material/model_training:")
 
-for path, label, icon in app_state.PAGES[1:]:
-    st.page_link(path, label=app_state.PAGE_BLURBS.get(label, label), icon=icon)
+for page in app_state.PAGES:
+    if page != app_state.HOME:
+        st.page_link(page.path, label=page.blurb, icon=page.icon)
 
 st.subheader("Join from your device")
 join = app_state.join_address()

@@ -24,10 +24,11 @@ def main() -> None:
     args = parser.parse_args()
     import_tensorflow_quietly()
     from mnist_core.model_files import load_checked
+    from mnist_core.catalog import model_file
     from mnist_core.store import RunStore
     from mnist_core.synthetic import drawn_digit_accuracy
 
-    path, name = RunStore().resolve_model(args.model)
+    path, name = model_file(RunStore(), args.model, allow_path=True)
     result = drawn_digit_accuracy(load_checked(path), args.n, args.seed)
     print(f"model {name}: {args.n} synthetic drawn digits (seed {args.seed})")
     print(f"  MNIST-style preprocessing: {100 * result['ours']:.2f}%  "

@@ -31,10 +31,11 @@ def main() -> None:
     from mnist_core.inference import Predictor
     from mnist_core.model_files import load_checked
     from mnist_core.preprocess import to_mnist
+    from mnist_core.catalog import model_file
     from mnist_core.store import RunStore
     from mnist_core.synthetic import drawn_digits
 
-    path, name = RunStore().resolve_model(args.model)
+    path, name = model_file(RunStore(), args.model, allow_path=True)
     predictor = Predictor(load_checked(path))
     drawings, _ = drawn_digits(args.n + 20, seed=7)
     for image in drawings[:20]:

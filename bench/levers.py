@@ -35,16 +35,17 @@ def run(preset: str, epochs: int, dataset, precision="auto", batch_size=None, ca
     from mnist_core import training
     from mnist_core.data import split_validation
     from mnist_core.evaluation import evaluate
-    from mnist_core.models import build_model, get_preset, resolve_precision
+    from mnist_core.models import build_model, resolve_precision
+    from mnist_core.presets import get_preset
 
-    p = get_preset(preset)
+    p = get_preset(preset).config
     batch = batch_size or p.batch_size
     x_tr, y_tr, _, _ = split_validation(dataset.x_train, dataset.y_train, 0.1, 0)
     keras.utils.set_random_seed(0)
     started = time.monotonic()
     model = build_model(preset, resolve_precision(precision))
     steps = -(-len(x_tr) // batch) * epochs
-    rate = training.learning_rate(p, p.learning_rate, steps)
+    rate = training.learning_rate(p.schedule, p.learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(rate), metrics=["accuracy"],
                   loss=keras.losses.SparseCategoricalCrossentropy(), **compile_kwargs)
     ds = training._pipeline(x_tr, y_tr, batch, shuffle_seed=0)

@@ -22,7 +22,7 @@ from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
 
 
 def main() -> None:
-    from mnist_core.models import PRESETS
+    from mnist_core.presets import PRESETS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", default=list(PRESETS))
@@ -35,7 +35,8 @@ def main() -> None:
 
     from mnist_core.data import load_mnist
     from mnist_core.models import parameter_count, resolve_precision
-    from mnist_core.training import TrainConfig, train
+    from mnist_core.config import TrainConfig
+    from mnist_core.training import train
 
     dataset = load_mnist()
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU x{os.cpu_count()}"

@@ -97,11 +97,12 @@ def fine_tune(args, data):
     from mnist_core import settings
     from mnist_core.data import split_validation
     from mnist_core.model_files import load_checked
-    from mnist_core.models import build_model, get_preset, resolve_precision
+    from mnist_core.models import build_model, resolve_precision
+    from mnist_core.presets import get_preset
     from mnist_core.synthetic import train_seed
-    from mnist_core.training import _augmenter, _as_float32, _pipeline
+    from mnist_core.training import _augmenter, _pipeline, as_float32
 
-    preset = get_preset("best")
+    preset = get_preset("best").config
     x_tr, y_tr, x_val, y_val = split_validation(data.x_train, data.y_train, 0.1, 0)
     started = time.monotonic()
     xs, ys, _ = style_set(args.per_style, [train_seed(s) for s in range(args.train_seeds)])
@@ -143,7 +144,7 @@ def fine_tune(args, data):
             best_acc, best_weights = acc, model.get_weights()
     model.set_weights(best_weights)
     seconds = time.monotonic() - started
-    return _as_float32(model, "best", precision), history, seconds, len(xs), precision
+    return as_float32(model, preset.spec, precision), history, seconds, len(xs), precision
 
 
 def main() -> None:

@@ -29,16 +29,15 @@ def plain_fit_seconds(config, dataset) -> float:
     from mnist_core import training
     from mnist_core.data import split_validation
     from mnist_core.evaluation import evaluate
-    from mnist_core.models import build_model, get_preset, resolve_precision
+    from mnist_core.models import build_model, resolve_precision
 
     started = time.monotonic()
-    preset = get_preset(config.preset)
     x_tr, y_tr, x_val, y_val = split_validation(dataset.x_train, dataset.y_train,
                                                 config.validation_fraction, config.seed)
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config.preset, resolve_precision(config.precision))
+    model = build_model(config.spec, resolve_precision(config.precision))
     steps = -(-len(x_tr) // config.batch_size) * config.epochs
-    rate = training.learning_rate(preset, config.learning_rate, steps)
+    rate = training.learning_rate(config.schedule, config.learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
     train_ds = training._pipeline(x_tr, y_tr, config.batch_size, shuffle_seed=config.seed)
@@ -56,8 +55,10 @@ def main() -> None:
     args = parser.parse_args()
     import_tensorflow_quietly()
     from mnist_core.data import load_mnist
-    from mnist_core.models import PRESETS
-    from mnist_core.training import Progress, TrainConfig, train
+    from mnist_core.config import TrainConfig
+    from mnist_core.presets import PRESETS
+    from mnist_core.progress import Progress
+    from mnist_core.training import train
 
     dataset = load_mnist()
     config = TrainConfig.from_preset(args.preset, epochs=args.epochs, augment=False)

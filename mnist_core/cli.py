@@ -24,14 +24,22 @@ USER_ERRORS = (DataError, ModelError, ImageError, StoreError, ValueError, KeyErr
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .models import PRESETS
+    from .presets import PRESETS
 
     p = argparse.ArgumentParser(prog="python -m mnist_core",
                                 description="Train, evaluate and use CNNs on MNIST.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a preset and store the run")
-    t.add_argument("--preset", default="fast", choices=list(PRESETS))
+    t = sub.add_parser("train", help="train a preset (or a stored run's settings, or an "
+                       "architecture file) and store the run")
+    what = t.add_mutually_exclusive_group()
+    what.add_argument("--preset", choices=list(PRESETS),
+                      help="a preset's architecture and settings (default: fast)")
+    what.add_argument("--from-run", metavar="RUN_ID",
+                      help="rebuild and retrain a stored run from its record alone")
+    t.add_argument("--spec", metavar="FILE.json",
+                   help="an architecture as JSON ({\"name\": ..., \"layers\": [...]}), "
+                        "trained with the preset's (or the run's) other settings")
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
@@ -108,17 +116,20 @@ def _follow(job):
 
 
 def cmd_train(args) -> int:
+    from dataclasses import replace
+
     from .data import load_mnist
     from .jobs import TrainingJob
     from .store import RunStore
-    from .training import TrainConfig
 
-    config = TrainConfig.from_preset(
-        args.preset, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, limit=args.limit, augment=args.augment,
-        validation_fraction=args.validation_fraction, seed=args.seed, precision=args.precision)
-    config.validate()
     store = RunStore()
+    base = _base_config(args, store)
+    overrides = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "limit",
+                                                "augment", "validation_fraction", "seed",
+                                                "precision") if getattr(args, k) is not None}
+    if args.spec:
+        overrides |= {"spec": _read_spec(Path(args.spec)), "preset": "custom"}
+    config = replace(base, **overrides)
     dataset = load_mnist(args.data)
     job = TrainingJob(config, dataset, store).start()
     snap = _follow(job)
@@ -140,6 +151,36 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _base_config(args, store):
+    """The preset's config, or a stored run's, rebuilt from its record alone."""
+    from . import catalog
+    from .config import TrainConfig
+
+    if not args.from_run:
+        return TrainConfig.from_preset(args.preset or "fast")
+    record = store.get_run(args.from_run)
+    config = catalog.run_config(record)
+    if record.data_source.startswith("Kaggle") and not args.data:
+        raise ValueError(f"run {record.id} was trained on an uploaded {record.data_source}, "
+                         "which the lab does not keep; pass the same file with --data")
+    return config
+
+
+def _read_spec(path: Path):
+    from .spec import ModelSpec, SpecError
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: cannot be read ({e})") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    try:
+        return ModelSpec.from_dict(data)
+    except SpecError as e:
+        raise SpecError(f"{path}: {e}") from None
+
+
 def _export(job, path: Path, args) -> None:
     from .model_files import save_atomic
     from .models import parameter_count
@@ -149,7 +190,7 @@ def _export(job, path: Path, args) -> None:
     save_atomic(job.result.model, path)
     card = {"run_id": job.record.id, "preset": job.config.preset, "config": job.config.to_dict(),
             "test_accuracy": job.record.test_accuracy, "test_loss": job.record.test_loss,
-            "training_seconds": round(job.record.seconds, 1), "data_source": job.result.data_source,
+            "training_seconds": round(job.record.seconds, 1),
             "parameters": parameter_count(job.result.model),
             "trained_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             "command": "python -m mnist_core " + " ".join(sys.argv[1:])}
@@ -198,10 +239,11 @@ def cmd_finetune(args) -> int:
 
 
 def _load_model(ref):
+    from .catalog import model_file
     from .model_files import load_checked
     from .store import RunStore
 
-    path, name = RunStore().resolve_model(ref)
+    path, name = model_file(RunStore(), ref, allow_path=True)
     return load_checked(path), name
 
 

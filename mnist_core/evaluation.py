@@ -24,10 +24,31 @@ class Evaluation:
     def confidence(self) -> np.ndarray:
         return self.probabilities.max(axis=1)
 
+    @property
+    def total(self) -> int:
+        """How many images were scored."""
+        return len(self.labels)
+
+    @property
+    def mistake_count(self) -> int:
+        return int(np.count_nonzero(self.predictions != self.labels))
+
     def misclassified(self) -> np.ndarray:
         """Indices of wrong predictions, most confidently wrong first (the instructive ones)."""
         wrong = np.flatnonzero(self.predictions != self.labels)
         return wrong[np.argsort(-self.confidence[wrong], kind="stable")]
+
+    def mistakes(self, true: int | None = None, predicted: int | None = None,
+                 most_confident_first: bool = True) -> np.ndarray:
+        """Indices of wrong predictions, optionally only of true digit `true` and/or read as
+        `predicted` (None: any), ordered by confidence: the most confident mistakes are the
+        instructive ones, the least confident the near misses."""
+        wrong = self.misclassified()
+        if true is not None:
+            wrong = wrong[self.labels[wrong] == true]
+        if predicted is not None:
+            wrong = wrong[self.predictions[wrong] == predicted]
+        return wrong if most_confident_first else wrong[::-1]
 
     def cell(self, true_digit: int, predicted_digit: int) -> np.ndarray:
         """Indices of images of `true_digit` classified as `predicted_digit`."""

@@ -52,7 +52,7 @@ import numpy as np
 
 from .data import Dataset
 from .store import BUNDLED, FINE_TUNE, RunStore
-from .training import Progress
+from .progress import Progress
 
 if TYPE_CHECKING:
     from .jobs import JobRegistry, TrainingJob
@@ -331,10 +331,10 @@ def _reseed_dropout(model, seed: int) -> None:
 
 def _label_smoothing(model) -> float:
     """The label smoothing of the preset that built `model` (models are named after it)."""
-    from .models import PRESETS
+    from .presets import PRESETS
 
     preset = PRESETS.get(str(getattr(model, "name", "")).replace("_", "-"))
-    return preset.label_smoothing if preset is not None else 0.0
+    return preset.config.label_smoothing if preset is not None else 0.0
 
 
 def _figures(evaluate, x_held, y_held, dataset: Dataset) -> Figures:
@@ -362,7 +362,8 @@ def fine_tune(config: FineTuneConfig, model, images: np.ndarray, labels: np.ndar
     measured, just before training starts (the job records its run there)."""
     import keras
 
-    from .training import _make_callbacks, _pipeline
+    from .callbacks import KeepBest, LiveMetrics, StopOnRequest
+    from .training import _pipeline
 
     progress = progress or Progress()
     stop_event = stop_event or threading.Event()
@@ -419,16 +420,16 @@ def fine_tune(config: FineTuneConfig, model, images: np.ndarray, labels: np.ndar
             else keras.losses.SparseCategoricalCrossentropy())
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss,
                   metrics=["accuracy"])
-    live, keep_best = _make_callbacks(progress, stop_event, config.batch_size)
+    keep_best = KeepBest()
     if len(y_held):   # the starting model is a candidate too; an epoch as good wins the tie
         # (Keras' accuracy is float32: 17/22 must tie with ours, not lose to it.)
-        keep_best.best_key = (before.held_out_accuracy - 1e-6, float("-inf"))
-        keep_best.best_weights = model.get_weights()
+        keep_best = KeepBest(model.get_weights(), before.held_out_accuracy - 1e-6)
     train_ds = _weighted_pipeline(x_fit, y_fit, config.batch_size, config.seed, one_hot)
     val_ds = _pipeline(x_val, y_val, 1000, shuffle_seed=None, one_hot=one_hot)
     progress.begin(config.epochs, math.ceil(len(y_fit) / config.batch_size))
     model.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0,
-              shuffle=False, callbacks=[live, keep_best])
+              shuffle=False, callbacks=[StopOnRequest(stop_event),
+                                        LiveMetrics(progress, config.batch_size), keep_best])
 
     stopped = stop_event.is_set()
     if keep_best.best_weights is not None:

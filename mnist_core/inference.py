@@ -6,12 +6,17 @@ is a plain graph execution, which is safe to run concurrently.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from .preprocess import Prepared, to_mnist
+
+if TYPE_CHECKING:
+    from .inside import InsideNetwork, InsideView
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,8 @@ class Predictor:
             return probs, tape.gradient(top, x)
 
         self._saliency = saliency
-        self._first_conv = _first_conv_model(model)
+        self._inside: InsideNetwork | None = None   # built on first use (see `inside`)
+        self._inside_lock = threading.Lock()
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """(N, 28, 28, 1) -> (N, 10)."""
@@ -67,17 +73,22 @@ class Predictor:
         heat = heat / heat.max() if heat.max() > 0 else heat
         return Prediction(prepared, probs.numpy()[0], heat.astype(np.float32))
 
+    def inside(self, prepared: Prepared) -> InsideView | None:
+        """Every layer's output for a drawing (`mnist_core.inside.InsideView`), or None for an
+        empty one. The forward pass that gives them is built once per predictor, on first use
+        (most sessions never open the Inside page), and shared by every session."""
+        if prepared.empty:
+            return None
+        with self._inside_lock:  # one build, however many sessions ask at once
+            if self._inside is None:
+                from .inside import InsideNetwork
+
+                self._inside = InsideNetwork(self.model)
+        return self._inside.view(prepared)
+
     def feature_maps(self, prepared: Prepared) -> np.ndarray | None:
         """The first convolution's outputs (H, W, channels) for a drawing, or None."""
-        if self._first_conv is None or prepared.empty:
+        view = self.inside(prepared)
+        if view is None or view.kernels is None:
             return None
-        return np.asarray(self._first_conv(prepared.batch(), training=False))[0]
-
-
-def _first_conv_model(model):
-    import keras
-
-    conv = next((layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)), None)
-    if conv is None:
-        return None
-    return keras.Model(model.inputs[0], conv.output)  # one input, not a list: no warning
+        return next(la.values for la in view.layers if la.name == view.kernels.layer_name)

@@ -10,7 +10,9 @@ from typing import Callable
 
 from .data import Dataset
 from .store import RunRecord, RunStore, StoreError
-from .training import Progress, Snapshot, TrainConfig, train
+from .config import TrainConfig
+from .progress import Progress, Snapshot
+from .training import train
 
 
 class JobBusy(Exception):
@@ -46,7 +48,11 @@ class TrainingJob:
     at the next batch once `stop_event` is set, and returns a result with `model`, `status`
     ("done" or "stopped"), `history`, `test_accuracy`, `test_loss` and `seconds` (like
     TrainResult) and optionally `record_config` (a dict stored as the run's final config).
-    `label` names the job in "... is already running" messages."""
+    `label` names the job in "... is already running" messages.
+
+    The config checked itself when it was made; the one check that needs the data (does a
+    batch fit?) happens here, at creation when the data is at hand, else once it is loaded.
+    """
 
     def __init__(self, config, data: Dataset | Callable[[], Dataset] | None,
                  store: RunStore | None = None, *,
@@ -59,6 +65,8 @@ class TrainingJob:
         self.result = None
         self.label = label or f"a '{config.preset}' training"
         self._data = data
+        if work is None and isinstance(data, Dataset):
+            config.check_data(len(data.x_train))
         self._work = work or TrainingJob._train
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"train-{config.preset}",
@@ -115,7 +123,8 @@ class TrainingJob:
     def _train(self):
         """The default work: train `config` on the data (the one training path)."""
         dataset = self.load_data()
-        self.config.validate()
+        if callable(self._data):
+            self.config.check_data(len(dataset.x_train))
         self.open_run(self.config.to_dict(), dataset.source)
         return train(self.config, dataset, self.progress, self._stop)
 
@@ -161,8 +170,7 @@ class JobRegistry:
               store: RunStore | None, *, work: Callable[[TrainingJob], object] | None = None,
               label: str | None = None) -> TrainingJob:
         """Start a training (or, with `work`, another job: see TrainingJob); JobBusy while
-        any job runs."""
-        config.validate()
+        any job runs. ConfigError (a ValueError) when the data cannot serve the config."""
         with self._lock:
             if self._job is not None and self._job.active:
                 raise JobBusy(f"{self._job.describe()} is already running on this server; "

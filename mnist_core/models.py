@@ -1,156 +1,55 @@
-"""Architecture presets: each builds an uncompiled Keras model and carries its default
-hyperparameters. No I/O here; the training module decides what to do with the model.
+"""Keras models from architecture specs. No I/O here; the training module decides what to do
+with the model.
 
-Measured figures in the descriptions come from `bench/presets.py` on the 2-core CI machine
-(see docs/benchmarks.md); update both together.
+A `ModelSpec` (mnist_core.spec) is data; this module is the only place that turns it into
+layers, one whitelisted type at a time, so nothing in a spec is ever evaluated as code.
 """
 from __future__ import annotations
 
+import re
 import threading
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
 
-INPUT_SHAPE = (28, 28, 1)
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """Random geometric jitter applied to training batches only (never to validation/test)."""
-
-    rotation_degrees: float = 10.0
-    zoom: float = 0.1
-    shift: float = 0.1
+from .spec import INPUT_SHAPE, LayerSpec, ModelSpec
 
 
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    description: str
-    build: Callable[[], "keras.Model"]
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    augmentation: Augmentation | None = field(default_factory=Augmentation)
-    #: "constant" keeps Adam's rate; "one-cycle" warms up then anneals (faster convergence).
-    schedule: str = "constant"
-    label_smoothing: float = 0.0
+def _layer(spec: LayerSpec, is_output: bool):
+    from keras import layers
+
+    p = dict(spec.params)
+    if spec.type == "conv2d":
+        return layers.Conv2D(p["filters"], p["kernel"], strides=p["stride"],
+                             padding=p["padding"], activation=p["activation"],
+                             use_bias=p["use_bias"])
+    if spec.type == "maxpool":
+        return layers.MaxPooling2D(p["pool"])
+    if spec.type == "avgpool":
+        return layers.AveragePooling2D(p["pool"])
+    if spec.type == "batchnorm":
+        return layers.BatchNormalization(momentum=p["momentum"])
+    if spec.type == "activation":
+        return layers.Activation(p["activation"])
+    if spec.type == "dropout":
+        return layers.Dropout(p["rate"])
+    if spec.type == "flatten":
+        return layers.Flatten()
+    if spec.type == "gap":
+        return layers.GlobalAveragePooling2D()
+    if spec.type == "dense":
+        # The softmax output stays float32 under mixed precision: stable probabilities.
+        return layers.Dense(p["units"], activation=p["activation"],
+                            dtype="float32" if is_output else None)
+    raise ValueError(f"no builder for layer type '{spec.type}'")  # unreachable: specs are checked
 
 
-def _tutorial() -> keras.Model:
+def _build(spec: ModelSpec):
     import keras
-    from keras import layers
 
-    # The Kaggle tutorial's CNN, layer for layer. 28x28x1 -> 14x14x8 -> 7x7x16 -> 784 -> 256 -> 10
-    return keras.Sequential([
-        keras.Input(INPUT_SHAPE),
-        layers.Conv2D(8, 5, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Dropout(0.25),
-        layers.Conv2D(16, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(2, strides=2),
-        layers.Dropout(0.25),
-        layers.Flatten(),
-        layers.Dense(256, activation="relu"),
-        layers.Dropout(0.5),
-        layers.Dense(10, activation="softmax", dtype="float32"),
-    ], name="tutorial")
-
-
-def _keras_example() -> keras.Model:
-    import keras
-    from keras import layers
-
-    # keras-io "Simple MNIST convnet": 28 -> 26 -> 13 -> 11 -> 5 ; 5*5*64 = 1600 -> 10
-    return keras.Sequential([
-        keras.Input(INPUT_SHAPE),
-        layers.Conv2D(32, 3, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dropout(0.5),
-        layers.Dense(10, activation="softmax", dtype="float32"),
-    ], name="keras_example")
-
-
-def _conv_bn(x, filters: int, kernel: int, strides: int = 1):
-    from keras import layers
-
-    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization(momentum=0.9)(x)  # 0.99 lags on short classroom runs
-    return layers.ReLU()(x)
-
-
-def _fast() -> keras.Model:
-    import keras
-    from keras import layers
-
-    # Plain convolutions (batch norm cost 30% more time per epoch on CPU for +0.1%) trained
-    # with a warm-up/cosine rate: 99.2% in 3 epochs. 28 -> 26 -> 13 -> 11 -> 5; 1600 -> 128 -> 10
-    return keras.Sequential([
-        keras.Input(INPUT_SHAPE),
-        layers.Conv2D(32, 3, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dropout(0.3),
-        layers.Dense(128, activation="relu"),
-        layers.Dense(10, activation="softmax", dtype="float32"),
-    ], name="fast")
-
-
-def _best() -> keras.Model:
-    import keras
-    from keras import layers
-
-    # Strided-convolution CNN in the style of the best single Kaggle MNIST models:
-    # 28 -> 14 (learned downsampling) -> 7, batch norm everywhere, dropout between stages.
-    inputs = keras.Input(INPUT_SHAPE)
-    x = _conv_bn(inputs, 32, 3)
-    x = _conv_bn(x, 32, 3)
-    x = _conv_bn(x, 32, 5, strides=2)            # 14x14x32
-    x = layers.Dropout(0.4)(x)
-    x = _conv_bn(x, 64, 3)
-    x = _conv_bn(x, 64, 3)
-    x = _conv_bn(x, 64, 5, strides=2)            # 7x7x64
-    x = layers.Dropout(0.4)(x)
-    x = _conv_bn(x, 128, 4)
-    x = layers.GlobalAveragePooling2D()(x)       # 128
-    x = layers.Dropout(0.4)(x)
-    outputs = layers.Dense(10, activation="softmax", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name="best")
-
-
-PRESETS: dict[str, Preset] = {
-    p.name: p
-    for p in (
-        Preset("tutorial", "The original Kaggle tutorial CNN (Conv 8-16, Dense 256): 205k "
-               "parameters, 98.7% test accuracy, 4 s/epoch on 2 CPU cores.",
-               _tutorial, epochs=10, batch_size=250, learning_rate=1e-3),
-        Preset("keras-example", "Keras' official simple MNIST convnet (Conv 32-64): 35k "
-               "parameters, 99.1%, 4 s/epoch.",
-               _keras_example, epochs=15, batch_size=128, learning_rate=1e-3,
-               augmentation=None),
-        Preset("fast", "Ours, shortest time to 99% on a CPU (warm-up + cosine rate): 225k "
-               "parameters, 99.15% in 3 epochs, 5 s/epoch.",
-               _fast, epochs=3, batch_size=128, learning_rate=3e-3, augmentation=None,
-               schedule="one-cycle"),
-        Preset("best", "Ours, highest accuracy (batch-norm CNN, augmentation, label smoothing): "
-               "326k parameters, 99.66%, 39 s/epoch.",
-               _best, epochs=20, batch_size=128, learning_rate=3e-3, schedule="one-cycle",
-               label_smoothing=0.05),
-    )
-}
-DEFAULT_PRESET = "fast"
-
-
-def get_preset(name: str) -> Preset:
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)}") from None
+    spec.table()  # refuses anything that cannot reach 10 classes
+    last = len(spec.layers) - 1
+    name = re.sub(r"[^A-Za-z0-9_]", "_", spec.name) or "custom"
+    return keras.Sequential([keras.Input(INPUT_SHAPE)] +
+                            [_layer(l, i == last) for i, l in enumerate(spec.layers)], name=name)
 
 
 _policy_lock = threading.Lock()
@@ -180,20 +79,24 @@ def resolve_precision(precision: str = "auto") -> str:
     return "mixed_bfloat16" if tf.config.list_physical_devices("GPU") or cpu_has_bf16() else "float32"
 
 
-def build_model(name: str, precision: str = "float32") -> keras.Model:
-    """Build preset `name` with layers computing in `precision` (softmax always in float32).
+def build_model(spec: ModelSpec | str, precision: str = "float32") -> keras.Model:
+    """Build `spec` (or the preset of that name) with layers computing in `precision`
+    (softmax always in float32).
 
     Keras layers take the global dtype policy when they are constructed, so the policy is set
     only around construction, under a lock, and restored: other threads are unaffected.
     """
     import keras
 
-    preset = get_preset(name)
+    if isinstance(spec, str):
+        from .presets import get_preset
+
+        spec = get_preset(spec).spec
     with _policy_lock:
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(precision)
         try:
-            return preset.build()
+            return _build(spec)
         finally:
             keras.config.set_dtype_policy(previous)
 

@@ -239,17 +239,6 @@ class RunStore:
         path a user typed). KeyError for anything else."""
         return settings.BUNDLED_MODEL if ref in (None, "", BUNDLED) else self.model_path(ref)
 
-    def resolve_model(self, ref: str | None) -> tuple[Path, str]:
-        """(file, display name) for "bundled"/None, a run id, or a .keras path (CLI only)."""
-        try:
-            return self.lab_model_path(ref), ref or BUNDLED
-        except KeyError as missing:
-            candidate = Path(ref).expanduser()
-            if candidate.suffix in (".keras", ".h5", ".hdf5") and candidate.exists():
-                return candidate, candidate.name
-            raise KeyError(f"'{ref}' is neither 'bundled', a stored run with a model, nor a "
-                           f".keras file ({missing.args[0]})") from None
-
     def mark_interrupted(self) -> int:
         """Runs left 'running' by a process that no longer exists were cut off (killed, power
         loss): say so rather than show them as running forever, and delete the temporary model

@@ -51,6 +51,12 @@ def _is_unit_number(value: object) -> bool:
             and math.isfinite(value) and 0.0 <= value <= 1.0)
 
 
+def stroke_width_fraction(px: float) -> float:
+    """A stroke width in px of the 280 px reference canvas (the Draw page's slider) as the
+    fraction of the canvas side that the canvas and `render_strokes` take: 20 px -> 20/280."""
+    return px / CANVAS_SIDE
+
+
 def render_strokes(strokes: Sequence, stroke_width: float, size: int = CANVAS_SIDE) -> np.ndarray:
     """Strokes in 0..1 -> (size, size, 4) uint8 RGBA: white anti-aliased round-capped lines on
     an opaque black background; a stroke that never moved is a dot.

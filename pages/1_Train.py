@@ -1,10 +1,11 @@
-"""Train: pick a preset, start a run in the background, watch it live from any browser."""
+"""Train: build an architecture (from a preset or a past run), start it in the background,
+watch it live from any browser."""
 import streamlit as st
 
 import app_state
+import builder_view
 from mnist_core import charts
 from mnist_core.data import DataError
-from mnist_core.models import DEFAULT_PRESET, PRESETS
 
 app_state.setup_page()
 
@@ -95,14 +96,6 @@ def watch_for_a_new_run() -> None:
         st.rerun()
 
 
-def restart_interrupted(run) -> None:
-    from mnist_core.training import TrainConfig
-
-    config = TrainConfig(**{k: v for k, v in run.config.items()
-                            if k in TrainConfig.__dataclass_fields__})
-    _start(config, app_state.mnist())
-
-
 if registry.current is not None:
     if registry.current.active and st.session_state.get("start_pressed") and not flash:
         # This browser pressed Start while another session's run began: say so, by name.
@@ -113,63 +106,30 @@ if registry.current is not None:
         st.stop()
     st.divider()
 elif (last := app_state.last_run()) is not None and last.status == "interrupted":
+    from mnist_core.catalog import run_config
+
     st.warning(f"The last run, '{last.preset}' ({last.id}), was interrupted after "
                f"{last.how_far()}: the server stopped while it trained (the laptop slept or the "
                "process was closed). Its curves are kept; no model was saved.",
                icon=":material/warning:")
-    if not last.data_source.startswith("Kaggle") and last.preset in PRESETS and \
-            app_state.teacher_only("Starting a run"):
-        if st.button("Start it again with the same settings", icon=":material/replay:"):
-            try:
-                restart_interrupted(last)
-            except (ValueError, DataError) as e:
-                st.error(str(e))
+    try:
+        again = None if last.data_source.startswith("Kaggle") else run_config(last)
+    except ValueError as e:   # a hand-edited record: say why it cannot be redone
+        st.caption(f"It cannot be started again: {e}")
+        again = None
+    if again is not None and app_state.teacher_only("Starting a run") and st.button(
+            "Start it again with the same settings", icon=":material/replay:"):
+        try:
+            _start(again, app_state.mnist())
+        except (ValueError, DataError) as e:
+            st.error(str(e))
 watch_for_a_new_run()
 
 st.subheader("New run")
-preset = st.selectbox("Architecture preset", list(PRESETS),
-                      index=list(PRESETS).index(DEFAULT_PRESET))
-p = PRESETS[preset]
-st.caption(p.description)
-a, b, c = st.columns(3)
-epochs = a.number_input("Epochs", 1, 200, p.epochs)
-batch_size = b.number_input("Batch size", 8, 4096, p.batch_size)
-learning_rate = c.number_input("Learning rate", 1e-5, 1.0, p.learning_rate, format="%.4f")
-a, b, c = st.columns(3)
-size = a.select_slider("Training images", [1000, 3000, 10000, 30000, 60000], 60000,
-                       help="1,000 images and 1 epoch make a 20-second classroom run.")
-val_fraction = b.slider("Validation fraction", 0.05, 0.3, 0.1, 0.05)
-augment = c.toggle("Augmentation (rotate, zoom, shift)", p.augmentation is not None)
-if augment and st.toggle("Preview augmented samples"):
-    try:
-        st.image(app_state.augmentation_preview(preset), caption="Top: originals; below: augmented")
-    except DataError as e:
-        st.error(str(e))
-source = st.radio("Data", ["Official MNIST", "Upload Kaggle train.csv"], horizontal=True)
-upload = None
-if source != "Official MNIST" and app_state.teacher_only("Uploading a CSV"):
-    upload = st.file_uploader("Kaggle train.csv", type="csv")
-
-if app_state.teacher_only("Starting a run") and st.button(
-        "Start training", type="primary", icon=":material/play_arrow:", key="start_pressed"):
-    from mnist_core.data import load_kaggle_train
-    from mnist_core.training import TrainConfig
-
-    config = TrainConfig.from_preset(preset, epochs=int(epochs), batch_size=int(batch_size),
-                                     learning_rate=float(learning_rate), augment=augment,
-                                     validation_fraction=float(val_fraction),
-                                     limit=None if size == 60000 else int(size))
-    try:
-        if source == "Official MNIST":
-            data = app_state.mnist()
-        elif upload is None:
-            raise ValueError("choose a Kaggle train.csv file first")
-        else:
-            with st.spinner("Reading and checking every cell of the CSV..."):
-                data = load_kaggle_train(upload)
-        images = min(len(data.x_train), config.limit or len(data.x_train))
-        config.validate(n_train=int(images * (1 - config.validation_fraction)))
-    except (ValueError, DataError) as e:
-        st.error(str(e))
-    else:
-        _start(config, data)
+editor = builder_view.editor()
+builder_view.start_picker(editor)
+draft = builder_view.layers(editor)
+estimate = builder_view.summary(draft)
+builder_view.settings(editor)
+builder_view.data_and_start(editor, _start)
+builder_view.estimate(estimate, editor, draft)

@@ -1,5 +1,4 @@
-"""Analyze: where a model goes wrong, and how runs compare."""
-import numpy as np
+"""Analyze: where a model goes wrong, and how runs and their architectures compare."""
 import pandas as pd
 import streamlit as st
 
@@ -7,6 +6,7 @@ import app_state
 from mnist_core import charts
 from mnist_core.class_set import class_accuracy
 from mnist_core.data import DataError
+from mnist_core.gallery import gallery
 
 app_state.setup_page()
 
@@ -22,21 +22,31 @@ except DataError as e:
     st.stop()
 
 a, b, c = st.columns(3)
-a.metric("Test accuracy", f"{100 * result.accuracy:.2f}%")
+a.metric("Test accuracy", f"{result.accuracy:.2%}")
 b.metric("Test loss", f"{result.loss:.4f}")
-c.metric("Mistakes", f"{int((result.predictions != result.labels).sum())} of {len(result.labels):,}")
+c.metric("Mistakes", f"{result.mistake_count:,} of {result.total:,}")
 
 
-def gallery(indices: np.ndarray, limit: int = 48) -> None:
-    if len(indices) == 0:
+def show(indices) -> None:
+    """The images at these test indices, as many as a page can carry."""
+    pictures = gallery(result, x_test, indices)
+    if not pictures.images:
         st.caption("No images here.")
         return
-    shown = indices[:limit]
-    st.image([charts.enlarge(x_test[i, :, :, 0], 3) for i in shown],
-             caption=[f"true {result.labels[i]} → {result.predictions[i]} "
-                      f"({100 * result.confidence[i]:.0f}%)" for i in shown])
-    if len(indices) > limit:
-        st.caption(f"Showing {limit} of {len(indices)}.")
+    st.image(pictures.images, caption=pictures.captions)
+    if pictures.note:
+        st.caption(pictures.note)
+
+
+def architecture(model) -> None:
+    """One model's layers, in a card narrow enough to set two or three side by side."""
+    with st.container(width=380, border=True):
+        st.markdown(f"**{model.label}**")
+        if model.spec is None:
+            st.caption(f"Architecture unknown: {model.spec_problem}")
+            return
+        st.caption(f"{model.parameters:,} learned parameters")
+        st.dataframe(model.layer_table(), hide_index=True)
 
 
 matrix, detail = st.columns([1.1, 1], gap="large")
@@ -52,7 +62,7 @@ with detail:
     if points:
         true_digit, predicted = int(points[0]["y"]), int(points[0]["x"])
         st.subheader(f"True {true_digit}, predicted {predicted}")
-        gallery(result.cell(true_digit, predicted))
+        show(result.cell(true_digit, predicted))
     else:
         st.subheader("Per-class metrics")
         st.dataframe(pd.DataFrame(result.per_class_table()).set_index("digit"),
@@ -61,25 +71,25 @@ with detail:
 
 st.subheader("Misclassified test images")
 f1, f2, f3 = st.columns(3)
-true_filter = f1.selectbox("True digit", ["any", *range(10)])
-pred_filter = f2.selectbox("Predicted digit", ["any", *range(10)])
+anything = {"format_func": lambda d: "any" if d is None else str(d)}
+true_filter = f1.selectbox("True digit", [None, *range(10)], **anything)
+pred_filter = f2.selectbox("Predicted digit", [None, *range(10)], **anything)
 order = f3.radio("Order", ["most confident first", "least confident first"], horizontal=True)
-wrong = result.misclassified()
-if true_filter != "any":
-    wrong = wrong[result.labels[wrong] == true_filter]
-if pred_filter != "any":
-    wrong = wrong[result.predictions[wrong] == pred_filter]
-gallery(wrong if order.startswith("most") else wrong[::-1])
+show(result.mistakes(true_filter, pred_filter, most_confident_first=order.startswith("most")))
 
-st.subheader("Training curves")
-runs = {r.id: r for r in app_state.finished_runs() if r.history}
-picked = st.multiselect("Runs to compare", list(runs), default=[ref] if ref in runs else [],
-                        format_func=lambda r: runs[r].title())
+st.subheader("Training curves and architectures")
+with_curves = [r for r, m in choices.items() if m.history]
+picked = st.multiselect("Runs to compare", with_curves,
+                        default=[ref] if ref in with_curves else [],
+                        format_func=lambda r: choices[r].label)
 if picked:
     metric = st.radio("Metric", ["accuracy", "loss"], horizontal=True)
-    st.plotly_chart(charts.epoch_curves({r: runs[r].history for r in picked}, metric))
+    st.plotly_chart(charts.epoch_curves({r: choices[r].history for r in picked}, metric))
 else:
     st.caption("Train a run on the Train page to see its curves here.")
+with st.container(horizontal=True, gap="medium"):  # the model above, then the picked runs
+    for shown in dict.fromkeys([ref, *picked]):
+        architecture(choices[shown])
 
 st.subheader("Your class's drawings")
 store = app_state.store()
@@ -88,7 +98,7 @@ saved, accuracy = (class_accuracy(store, app_state.class_predictions(), ref,
                    if store is not None else (0, None))
 if saved:  # each drawing once (the store keeps one row per image), classified once per model
     st.metric(f"Accuracy on {saved} saved drawings",
-              "-" if accuracy is None else f"{100 * accuracy:.1f}%")
+              "-" if accuracy is None else f"{accuracy:.1%}")
     st.page_link("pages/4_Class.py", label="See every drawing, digit by digit, on the Class "
                  "page", icon=":material/groups:")
 else:

@@ -8,9 +8,10 @@ import streamlit as st
 import app_state
 from draw_canvas import draw_canvas
 from mnist_core import charts
+from mnist_core.inside import DRAWING_STATE_KEY
 from mnist_core.ratelimit import RateLimiter
 from mnist_core.store import StoreError
-from mnist_core.strokes import CANVAS_SIDE, render_strokes
+from mnist_core.strokes import render_strokes, stroke_width_fraction
 
 PROJECTOR, GENERATION, SAVE_LIMIT = "projector_mode", "canvas_generation", "drawing_save_limit"
 # Canvas sizes (px); `reserve`: screen height kept for the header above it and, on phones, the
@@ -53,7 +54,7 @@ def draw_area() -> None:
     left, right = st.columns([1, 1] if projector else [1.2, 1], gap="medium")
     with left:
         with st.container(horizontal=True, vertical_alignment="bottom"):
-            width = st.slider("Stroke width", 5, 50, 20, key="stroke_width") / CANVAS_SIDE
+            width = stroke_width_fraction(st.slider("Stroke width", 5, 50, 20, key="stroke_width"))
             st.button("Clear", icon=":material/ink_eraser:", on_click=_clear)
         strokes = draw_canvas(key="canvas", stroke_width=width, **CANVAS[projector],
                               generation=st.session_state.get(GENERATION, 0))
@@ -67,11 +68,13 @@ def draw_area() -> None:
             return
         prediction = None if drawing is None else app_state.predictor(model.ref).classify(drawing)
         if prediction is None or prediction.digit is None:
+            st.session_state.pop(DRAWING_STATE_KEY, None)   # the Inside page shows no stale one
             reason = prediction.prepared.reason if prediction is not None else None
             st.info("Draw a digit (0-9) on the black canvas: the prediction appears here."
                     + (f" ({reason})" if reason and reason != "nothing drawn" else ""),
                     icon=":material/draw:")
         else:
+            st.session_state[DRAWING_STATE_KEY] = prediction.prepared   # for the Inside page
             show_prediction(prediction)
 
 
@@ -88,10 +91,8 @@ def show_prediction(prediction) -> None:
                width="stretch")
     heat.image(charts.saliency_overlay(prediction.prepared.image, prediction.saliency),
                caption="Where it looked: pixels that most changed its answer", width="stretch")
-    if st.toggle("Feature maps", help="What the first convolution layer makes of the drawing"):
-        maps = app_state.predictor(model.ref).feature_maps(prediction.prepared)
-        if maps is not None:
-            st.image(charts.feature_grid(maps), caption=f"{maps.shape[-1]} feature maps")
+    st.page_link("pages/5_Inside.py", label="Look inside the network", icon=":material/hub:",
+                 help="What every layer of the network makes of this drawing")
     with st.form("feedback", clear_on_submit=True, border=True):
         st.write("**Was this right?** Save your drawing with its true digit: Analyze shows "
                  "how well models read the class's own handwriting.")

@@ -2,7 +2,7 @@
 import streamlit as st
 
 import app_state
-from mnist_core import charts, class_set
+from mnist_core import class_set, gallery
 from mnist_core.store import StoreError
 
 PER_PAGE = 60
@@ -89,7 +89,7 @@ def edit_popover(drawing) -> None:
                      key=f"edit-{drawing.id}", on_change="rerun")
     if pop.open:  # widgets only for the open one: 60 tiles stay cheap to refresh
         with pop:
-            st.image(charts.enlarge(drawing.image / 255.0, 4))
+            st.image(gallery.drawing_picture(drawing.image))
             st.segmented_control("True digit", range(10), default=drawing.label, required=True,
                                  key=f"label-{drawing.id}-{drawing.label}")
             st.button("Save label", key=f"relabel-{drawing.id}", on_click=_edit,
@@ -121,8 +121,8 @@ def wall() -> None:
                    "numbers fill in over the next refreshes.")
     with st.container(horizontal=True, gap="medium"):  # one row, on a phone too
         st.metric("Drawings", f"{view.total:,}", width="content")
-        st.metric("Read right", "–" if view.accuracy is None else
-                  f"{100 * view.accuracy:.1f}%", width="content")
+        st.metric("Read right", "–" if view.accuracy is None else f"{view.accuracy:.1%}",
+                  width="content")
         st.metric("Misread", f"{view.misread:,}", width="content")
     st.dataframe(view.digit_table())
     with st.container(horizontal=True, vertical_alignment="bottom"):

@@ -1,6 +1,4 @@
 """The app's pages under Streamlit's AppTest: rendered and driven without a browser."""
-import time
-
 import numpy as np
 import pytest
 import streamlit as st
@@ -39,10 +37,48 @@ def open_page(page: str | None = None) -> AppTest:
 
 
 def test_every_page_renders_without_exception():
-    for page in (None, "pages/1_Train.py", "pages/2_Analyze.py", "pages/3_Draw.py",
-                 "pages/4_Class.py"):
-        at = open_page(page)
-        assert at.title, f"{page} has no title"
+    """Walks the one page registry, which must list exactly the app's files: a new page left
+    out of it (and so out of the sidebar and Home) fails here."""
+    files = {"streamlit_app.py"} | {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")}
+    assert {p.path for p in app_state.PAGES} == files
+    assert len({p.label for p in app_state.PAGES}) == len(app_state.PAGES)
+    for page in app_state.PAGES:
+        at = open_page(None if page == app_state.HOME else page.path)
+        assert at.title, f"{page.path} has no title"
+        assert not at.exception, f"{page.path}: {at.exception}"
+
+
+def test_analyze_shows_the_architecture_of_the_selected_model():
+    """The bundled model is the `best` preset (its card's config: a full spec, or in cards
+    from before specs only the preset name, which migrates): its layers, with the parameter
+    count the card states."""
+    from mnist_core.presets import get_preset
+
+    at = open_page("pages/2_Analyze.py")
+    layers = next(d.value for d in at.dataframe if "output shape" in d.value.columns)
+    best = get_preset("best").spec
+    assert list(layers["layer"]) == [row.description for row in best.table()]
+    assert list(layers["output shape"])[:2] == ["28x28x32", "28x28x32"]
+    assert list(layers["output shape"])[-1] == "10"
+    assert layers["parameters"].sum() == app_state.bundled_card()["parameters"] == 325_994
+    assert any("325,994 learned parameters" in c.value for c in at.caption)
+
+
+def test_analyze_compares_the_architectures_of_picked_runs_and_explains_unknown_ones():
+    from tests.test_catalog import OLD_SCHEMA, FakeModel, _with_spec
+
+    store, history = app_state.store(), [{"epoch": 1, "accuracy": 0.9, "val_accuracy": 0.95}]
+    runs = []
+    for config in (OLD_SCHEMA, _with_spec({"name": "x", "layers": [{"type": "lambda"}]})):
+        runs.append(store.create_run(config, "MNIST"))
+        store.finish_run(runs[-1], status="done", model=FakeModel(), history=history)
+    at = open_page("pages/2_Analyze.py")          # the bundled model, compared with both runs
+    by_label(at.multiselect, "Runs to compare").set_value(runs).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2   # matrix + curves
+    tables = [d.value for d in at.dataframe if "output shape" in d.value.columns]
+    assert [t["parameters"].sum() for t in tables] == [325_994, 204_906]  # bundled, tutorial
+    assert any(c.value.startswith("Architecture unknown: ") and "'lambda'" in c.value
+               for c in at.caption)
 
 
 def test_home_shows_the_active_model_and_its_accuracy():
@@ -112,66 +148,6 @@ def test_analyze_shows_metrics_matrix_and_filtered_gallery():
     assert captions and all(c.startswith("true 4 →") for c in captions)
 
 
-def test_train_runs_a_tiny_job_and_shows_the_finished_run():
-    at = open_page("pages/1_Train.py")
-    by_label(at.selectbox, "Architecture preset").set_value("fast")
-    by_label(at.select_slider, "Training images").set_value(1000)
-    by_label(at.number_input, "Epochs").set_value(1)
-    by_label(at.button, "Start training").click().run()
-    assert not at.exception and not at.error
-    job = app_state.job_registry().current
-    assert job is not None
-    assert job.join(timeout=120) and job.snapshot().status == "done"
-    at.run()
-    assert any("test accuracy" in s.value for s in at.success)
-    run = app_state.store().list_runs()[0]
-    assert run.status == "done" and run.has_model
-    by_label(at.button, "Make it the active model").click().run()
-    assert at.session_state[app_state.ACTIVE_MODEL] == run.id
-
-
-def test_two_sessions_share_one_job_and_a_second_start_is_refused():
-    from mnist_core.jobs import JobBusy
-    from mnist_core.training import TrainConfig
-
-    first = open_page("pages/1_Train.py")
-    by_label(first.select_slider, "Training images").set_value(3000)
-    by_label(first.number_input, "Epochs").set_value(30)
-    by_label(first.button, "Start training").click().run()
-    job = app_state.job_registry().current
-    deadline = time.monotonic() + 60
-    while job.snapshot().batch == 0 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    second = open_page("pages/1_Train.py")   # another browser: sees the same live run...
-    assert any(sub.value.startswith(job.config.preset) for sub in second.subheader)
-    assert second.get("progress") and second.get("plotly_chart")  # progress and live chart
-    assert not [b for b in second.button if b.label == "Start training"]  # ...and no Start
-    with pytest.raises(JobBusy, match="already running"):
-        app_state.job_registry().start(TrainConfig(), app_state.mnist(), None)
-    by_label(second.button, "Stop training").click().run()
-    by_label(second.button, "Yes, stop").click().run()
-    assert job.join(timeout=60) and job.snapshot().status == "stopped"
-
-
-def test_a_failure_inside_training_is_shown_and_the_app_keeps_working(monkeypatch):
-    import mnist_core.jobs as jobs
-
-    def explode(*args, **kwargs):
-        raise RuntimeError("out of memory while training")
-
-    monkeypatch.setattr(jobs, "train", explode)
-    at = open_page("pages/1_Train.py")
-    by_label(at.select_slider, "Training images").set_value(1000)
-    by_label(at.button, "Start training").click().run()
-    job = app_state.job_registry().current
-    assert job.join(timeout=60) and job.snapshot().status == "failed"
-    at.run()
-    assert any("out of memory while training" in e.value for e in at.error)
-    assert [b for b in at.button if b.label == "Start training"]  # a new run can start
-    assert app_state.store().list_runs()[0].status == "failed"
-    assert not open_page("pages/3_Draw.py").exception             # other pages still work
-
-
 def test_pages_explain_missing_mnist_instead_of_crashing(monkeypatch, tmp_path):
     from mnist_core import data, settings
 
@@ -202,15 +178,6 @@ def test_unwritable_lab_home_still_runs_with_the_bundled_model(monkeypatch, tmp_
     at.session_state[app_state.TEST_DRAWING] = images[0]
     at.run()
     assert not at.exception and at.metric[0].value == str(labels[0])
-
-
-def test_a_batch_larger_than_the_training_set_is_refused_before_starting():
-    at = open_page("pages/1_Train.py")
-    by_label(at.select_slider, "Training images").set_value(1000)
-    by_label(at.number_input, "Batch size").set_value(2000)
-    by_label(at.button, "Start training").click().run()
-    assert any("larger than the" in e.value for e in at.error)
-    assert app_state.job_registry().current is None and not app_state.store().list_runs()
 
 
 def test_streamlit_no_longer_resets_keras_after_each_run(monkeypatch):

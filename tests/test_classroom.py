@@ -35,7 +35,7 @@ def test_a_second_start_is_refused_by_name_and_shows_the_live_run():
 
 def test_job_description_never_says_epoch_of_zero(small_mnist):
     from mnist_core.jobs import TrainingJob
-    from mnist_core.training import TrainConfig
+    from mnist_core.config import TrainConfig
 
     job = TrainingJob(TrainConfig(epochs=2), small_mnist)   # not started: still pending
     assert job.describe() == "a 'fast' training (starting)"

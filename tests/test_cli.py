@@ -67,9 +67,10 @@ def test_train_then_list_runs_then_evaluate_that_run():
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (("train", "--epochs", "0"), "epochs"),
-    (("train", "--lr", "nan"), "learning rate"),
-    (("train", "--batch-size", "5000", "--limit", "1000"), "larger than"),
+    (("train", "--epochs", "0"), "Epochs must be"),
+    (("train", "--lr", "nan"), "Learning rate must be from 0.000001 to 1"),
+    (("train", "--lr", "10"), "Learning rate must be"),
+    (("train", "--batch-size", "2000", "--limit", "1000"), "larger than the 900 training"),
     (("train", "--data", "/nonexistent/mnist"), "MNIST was not found"),
     (("evaluate", "--model", "no-such-run"), "neither"),
 ])

@@ -10,6 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 import app_state
 import draw_canvas
+from mnist_core.inside import DRAWING_STATE_KEY
+from mnist_core.strokes import stroke_width_fraction
 from mnist_core.synthetic import drawn_digits
 from tests.conftest import ROOT
 
@@ -51,6 +53,24 @@ def test_strokes_from_the_canvas_are_rendered_and_classified(monkeypatch):
     assert at.metric[0].label == "Prediction" and at.metric[0].value == "7"
     assert calls[-1]["stroke_width"] == pytest.approx(20 / 280)   # the slider's default
     assert calls[-1]["max_size"] < 480                              # not projector mode
+
+
+def test_the_drawing_is_left_for_the_inside_page_and_linked(monkeypatch):
+    canvas_sends(monkeypatch, SEVEN)
+    at = draw_page()
+    prepared = at.session_state[DRAWING_STATE_KEY]
+    assert prepared.image.shape == (28, 28) and not prepared.empty
+    assert any(link.proto.page == "Inside" and link.proto.label == "Look inside the network"
+               for link in at.get("page_link"))
+    assert not at.main.toggle   # the old "Feature maps" toggle moved to the Inside page
+    canvas_sends(monkeypatch, None)   # Clear: no drawing, so the Inside page shows none
+    at.run()
+    assert DRAWING_STATE_KEY not in at.session_state
+
+
+def test_the_stroke_width_slider_is_a_fraction_of_the_canvas_side():
+    assert stroke_width_fraction(20) == pytest.approx(20 / 280)
+    assert stroke_width_fraction(5) < stroke_width_fraction(50) <= 0.5
 
 
 def test_a_malformed_drawing_is_a_message_not_a_crash(monkeypatch):

@@ -17,7 +17,7 @@ from mnist_core.model_files import load_checked
 from mnist_core.preprocess import to_mnist
 from mnist_core.store import RunStore
 from mnist_core.strokes import render_strokes
-from mnist_core.training import TrainConfig
+from mnist_core.config import TrainConfig
 from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
 from tests.test_teacher import KEY, _unlock
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from mnist_core.model_files import ModelError, load_checked, save_atomic
-from mnist_core.models import PRESETS, build_model, parameter_count
+from mnist_core.models import build_model, parameter_count
+from mnist_core.presets import PRESETS
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

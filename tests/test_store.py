@@ -104,11 +104,18 @@ def test_two_processes_share_one_home_without_corruption(lab_home):
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_resolve_model_names(lab_home, tmp_path):
+def test_model_file_names(lab_home, tmp_path):
+    from mnist_core.catalog import model_file
+
     store = RunStore()
-    assert store.resolve_model(None)[1] == "bundled"
+    assert model_file(store, None)[1] == "bundled"
     with pytest.raises(KeyError, match="neither"):
-        store.resolve_model("no-such-run")
+        model_file(store, "no-such-run")
+    path = tmp_path / "m.keras"
+    path.write_bytes(b"x")
+    assert model_file(store, str(path), allow_path=True) == (path, "m.keras")
+    with pytest.raises(KeyError):   # the app never opens a path a user typed
+        model_file(store, str(path))
 
 
 def test_sigkill_mid_training_leaves_an_interrupted_run_and_no_model(lab_home):

@@ -113,6 +113,21 @@ def test_a_student_cannot_start_or_stop_but_the_teacher_can(monkeypatch):
     assert job.join(timeout=60) and job.snapshot().status == "stopped"
 
 
+def test_a_student_can_build_but_only_the_teacher_times_and_starts(monkeypatch):
+    """Students learn from the builder (shapes, parameters, reasons) on their own screens;
+    timing a stack takes the shared server's CPU, so only the teacher's screen does it."""
+    monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", KEY)
+    student = open_page("pages/1_Train.py")
+    by_label(student.selectbox, "Layer type").set_value("dropout").run()
+    by_label(student.button, "Add layer").click().run()
+    assert any(m.value.startswith("**8** Dropout 0.25") for m in student.markdown)
+    captions = " ".join(c.value for c in student.caption)
+    assert "measured on the teacher's screen" in captions and "timed on a few" not in captions
+    assert "Start training" not in _buttons(student)
+    teacher = _unlock(open_page("pages/1_Train.py"), KEY)
+    assert any("timed on a few batches" in c.value for c in teacher.caption)
+
+
 def test_the_server_refuses_a_stop_from_a_locked_session(monkeypatch):
     """Even if a student's browser sent the click (a stale button, a crafted message), the
     callback checks the session on the server."""

@@ -6,7 +6,9 @@ import pytest
 
 from mnist_core.jobs import JobBusy, JobRegistry, TrainingJob
 from mnist_core.store import RunStore
-from mnist_core.training import Progress, TrainConfig, train
+from mnist_core.config import TrainConfig
+from mnist_core.progress import Progress
+from mnist_core.training import train
 
 
 def test_short_real_training_learns(small_mnist):
@@ -75,19 +77,60 @@ def test_data_loading_failure_is_a_failed_job_not_a_crash():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"epochs": 0}, "epochs"), ({"epochs": -3}, "epochs"), ({"batch_size": 0}, "batch size"),
-    ({"learning_rate": 0.0}, "learning rate"), ({"learning_rate": float("nan")}, "learning rate"),
-    ({"learning_rate": -1.0}, "learning rate"), ({"validation_fraction": 0.9}, "validation"),
-    ({"limit": 5}, "limit"), ({"preset": "nope"}, "unknown preset"),
+    ({"epochs": 0}, "Epochs"), ({"epochs": -3}, "Epochs"), ({"epochs": 10000}, "Epochs"),
+    ({"epochs": 2.5}, "Epochs"), ({"batch_size": 0}, "Batch size"), ({"batch_size": 1}, "Batch size"),
+    ({"learning_rate": 0.0}, "Learning rate"), ({"learning_rate": 10.0}, "Learning rate"),
+    ({"learning_rate": float("nan")}, "Learning rate"), ({"learning_rate": -1.0}, "Learning rate"),
+    ({"learning_rate": "0.1"}, "Learning rate"), ({"validation_fraction": 0.9}, "Validation"),
+    ({"limit": 5}, "Training images"), ({"preset": "nope"}, "unknown preset"),
+    ({"optimizer": "lbfgs"}, "Optimizer"), ({"precision": "float8"}, "Precision"),
+    ({"seed": -1}, "Seed"), ({"label_smoothing": 0.9}, "Label smoothing"),
 ])
-def test_bad_hyperparameters_are_refused(overrides, message):
+def test_bad_hyperparameters_are_refused_when_the_config_is_made(overrides, message):
     with pytest.raises(ValueError, match=message):
-        TrainConfig(**overrides).validate()
+        TrainConfig(**overrides)
 
 
-def test_batch_larger_than_data_is_refused(small_mnist):
+def test_batch_larger_than_data_is_refused_when_the_job_is_made(small_mnist):
     with pytest.raises(ValueError, match="larger than the"):
-        train(TrainConfig(limit=100, batch_size=500), small_mnist)
+        TrainingJob(TrainConfig(limit=100, batch_size=500), small_mnist)
+    with pytest.raises(ValueError, match="larger than the"):
+        JobRegistry().start(TrainConfig(limit=100, batch_size=500), small_mnist, None)
+
+
+def test_a_config_round_trips_through_json_and_old_records_migrate():
+    import json
+
+    from mnist_core.presets import PRESETS
+
+    for preset in PRESETS.values():
+        config = preset.config
+        assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    # A record written before architectures were data: only the preset name.
+    old = {"preset": "best", "epochs": 20, "batch_size": 128, "learning_rate": 0.003,
+           "augment": True, "validation_fraction": 0.1, "limit": None, "seed": 0,
+           "precision": "auto"}
+    migrated = TrainConfig.from_dict(old)
+    assert migrated == PRESETS["best"].config
+    assert migrated.schedule == "one-cycle" and migrated.label_smoothing == 0.05
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["spec"]["layers"].insert(0, {"type": "lambda", "code": "print(1)"}),
+     "layer 1: 'lambda' is not a layer type"),
+    (lambda d: d["spec"]["layers"][0].update(kernel=99), r"layer 1 \(Conv2D\): kernel"),
+    (lambda d: d["spec"]["layers"][0].update(filters="32"), "filters must be a whole number"),
+    (lambda d: d["spec"]["layers"][0].update(activation="__import__"), "activation"),
+    (lambda d: d["spec"]["layers"].pop(), "last layer must be Dense with 10"),
+    (lambda d: d.update(epochs=0), "Epochs"),
+    (lambda d: d.update(shell="rm -rf /"), "unknown config field"),
+    (lambda d: d["augmentation"].update(rotation_degrees=400), "Rotation"),
+])
+def test_a_hand_edited_config_is_refused_with_the_reason(edit, message):
+    data = TrainConfig().to_dict()
+    edit(data)
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict(data)
 
 
 def test_registry_runs_one_job_at_a_time(small_mnist):

@@ -29,7 +29,7 @@ def start_run(page) -> None:
     """fast preset, all 60,000 images, 2 epochs of batch 32: about a minute on two cores,
     long enough to look at from several browsers; the test stops it early."""
     for label, value in (("Epochs", "2"), ("Batch size", "32")):
-        field = page.get_by_label(label)
+        field = page.get_by_label(label, exact=True)   # not its "Help for ..." button
         field.fill(value)
         field.press("Enter")
         settle(page)
@@ -76,7 +76,7 @@ def test_live_training_is_shared_survives_reload_and_finishes(new_page, server, 
     slider = teacher.get_by_role("slider", name="Training images")
     slider.focus()
     teacher.keyboard.press("Home")
-    epochs = teacher.get_by_label("Epochs")
+    epochs = teacher.get_by_label("Epochs", exact=True)
     epochs.fill("1")
     epochs.press("Enter")
     settle(teacher)

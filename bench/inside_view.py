@@ -1,0 +1,94 @@
+"""Server time of the Inside page for one drawing: every layer's output and every picture.
+
+    MNIST_DATA_DIR=../shared/mnist python bench/inside_view.py [--n 200] [--model bundled]
+
+Per drawing, what pages/5_Inside.py makes the server do once the drawing is prepared (the
+Draw page prepared it already): the one forward pass that returns every layer's output
+(`Predictor.inside`), then what the page shows, built exactly as the page builds it
+(`charts.kernels_picture` and `charts.layer_figure` per layer): tile grids coloured and encoded
+as PNG data: URLs, which st.image passes on untouched, and Plotly bar charts serialised to JSON
+the way st.plotly_chart does (`plotly.io.to_json(fig, validate=False)`). Drawings are the
+synthetic canvases of `mnist_core.synthetic`; the first `--warmup` drawings are not timed. The
+one-time cost (building and tracing the forward pass, once per loaded model) is shown apart.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="timed drawings")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--model", default="bundled", help='"bundled" or a run id')
+    args = parser.parse_args()
+    import_tensorflow_quietly()
+    import plotly.io
+    import plotly.tools
+
+    from mnist_core import charts
+    from mnist_core.inference import Predictor
+    from mnist_core.model_files import load_checked
+    from mnist_core.preprocess import to_mnist
+    from mnist_core.store import RunStore
+    from mnist_core.synthetic import drawn_digits
+
+    name = args.model   # "bundled" or a run id: the models the app itself opens
+    predictor = Predictor(load_checked(RunStore().lab_model_path(name)))
+    drawings, _ = drawn_digits(args.n + args.warmup, seed=7)
+    prepared = [p for p in (to_mnist(d) for d in drawings) if not p.empty]
+
+    t0 = time.perf_counter()
+    view = predictor.inside(prepared[0])           # builds and traces the forward pass
+    once = time.perf_counter() - t0
+
+    timings: dict[str, list[float]] = {"forward pass (every layer)": [],
+                                       "pictures (grids + PNG)": [],
+                                       "bar charts (Plotly + JSON)": [], "total": []}
+    sizes = []
+    for i, drawing in enumerate(prepared):
+        t0 = time.perf_counter()
+        view = predictor.inside(drawing)
+        forward = time.perf_counter() - t0
+        urls = [] if view.kernels is None else [charts.kernels_picture(view.kernels.weights).url]
+        pictures = time.perf_counter() - t0 - forward
+        specs, bars = [], 0.0
+        for layer in view.layers:
+            t1 = time.perf_counter()
+            shown = charts.layer_figure(layer)
+            if isinstance(shown, charts.Picture):
+                urls.append(shown.url)
+                pictures += time.perf_counter() - t1
+            elif shown is not None:   # what st.plotly_chart does with a figure
+                figure = plotly.tools.return_figure_from_figure_or_data(shown, True)
+                specs.append(plotly.io.to_json(figure, validate=False))
+                bars += time.perf_counter() - t1
+        total = time.perf_counter() - t0
+        if i < args.warmup:
+            continue
+        for key, value in zip(timings, (forward, pictures, bars, total)):
+            timings[key].append(value)
+        sizes.append(sum(len(u) for u in urls) + sum(len(s) for s in specs))
+
+    print(f"model {name}: {len(view.layers)} entries ({len(urls)} pictures incl. kernels, "
+          f"{len(specs)} bar charts), {len(timings['total'])} drawings after {args.warmup} warm-up; "
+          f"build + trace once: {1000 * once:.0f} ms; page data {np.median(sizes) / 1024:.0f} KiB")
+    print()
+    print("| step | p50 (ms) | p95 (ms) |")
+    print("|---|---|---|")
+    for key, values in timings.items():
+        ms = np.array(values) * 1000
+        print(f"| {key} | {np.percentile(ms, 50):.1f} | {np.percentile(ms, 95):.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Keras callbacks of the training loop: small, one job each, per-run state set in
+`on_train_begin` (so one instance could serve two runs without carrying anything over)."""
+from __future__ import annotations
+
+import threading
+
+import keras
+import numpy as np
+
+from .progress import Progress
+
+EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+class LiveMetrics(keras.callbacks.Callback):
+    """Feeds a `Progress` after every batch and epoch, for live charts and ETAs."""
+
+    def __init__(self, progress: Progress, batch_size: int) -> None:
+        super().__init__()
+        self.progress, self.batch_size = progress, batch_size
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches = 0
+        self.progress.begin_epoch()
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        self.batches = batch + 1
+        self.progress.end_batch(batch, float(logs.get("loss", np.nan)),
+                                float(logs.get("accuracy", np.nan)), self.batch_size)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.model.stop_training and self.batches < (self.params.get("steps") or 0):
+            return  # stopped mid-epoch: not a complete epoch (Keras still validates it)
+        self.progress.end_epoch({k: float(v) for k, v in logs.items() if k in EPOCH_METRICS}
+                                | {"epoch": epoch + 1})
+
+
+class StopOnRequest(keras.callbacks.Callback):
+    """Turns a stop request from another thread into `model.stop_training`, which Keras
+    checks after every batch: stopping is cooperative and never loses the weights."""
+
+    def __init__(self, stop_event: threading.Event) -> None:
+        super().__init__()
+        self.stop_event = stop_event
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.stop_event.is_set():
+            self.model.stop_training = True
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Remembers the weights of the epoch with the best validation accuracy (ties: lower
+    validation loss). A fine-tune passes the starting model as the first candidate, so that
+    epochs worse than where it began are never kept."""
+
+    def __init__(self, start_weights: list | None = None, start_accuracy: float = -1.0) -> None:
+        super().__init__()
+        self.start_weights, self.start_accuracy = start_weights, start_accuracy
+
+    def on_train_begin(self, logs=None):
+        self.best_weights = self.start_weights
+        self.best_key = (self.start_accuracy, float("-inf"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if "val_accuracy" in logs:
+            key = (float(logs["val_accuracy"]), -float(logs["val_loss"]))
+            if key > self.best_key:
+                self.best_key, self.best_weights = key, self.model.get_weights()

@@ -1,0 +1,132 @@
+"""Which models exist, and what each one is: the bundled model and every stored run with a
+model, with its label, accuracy and architecture.
+
+The app's model pickers, the CLI's `--model` and `train --from-run` all ask here. A run's
+architecture comes from its record (old records: from their preset), the bundled model's from
+its card; a record or card edited into something invalid is reported with the reason, never
+built.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import ConfigError, TrainConfig
+from .spec import ModelSpec, SpecError
+from .store import BUNDLED, FINE_TUNE, RunRecord, RunStore, StoreError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    ref: str                          # "bundled" or a run id
+    label: str
+    test_accuracy: float | None
+    spec: ModelSpec | None            # None when unknown or invalid (see `spec_problem`)
+    spec_problem: str | None = None   # why there is no spec
+    history: tuple[dict, ...] = ()    # a run's per-epoch metrics (none for the bundled model)
+
+    @property
+    def parameters(self) -> int | None:
+        return None if self.spec is None else self.spec.parameter_count()
+
+    def layer_table(self) -> list[dict]:
+        """One row per layer (layer, output shape, parameters) for a compact table that can
+        be set beside another model's; [] when the architecture is unknown (see
+        `spec_problem`)."""
+        if self.spec is None:
+            return []
+        return [{"layer": row.description, "output shape": _shape(row.output_shape),
+                 "parameters": row.parameters} for row in self.spec.table()]
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    """(14, 14, 32) -> "14x14x32"; a vector (10,) -> "10"."""
+    return "x".join(map(str, shape))
+
+
+def run_config(record: RunRecord) -> TrainConfig:
+    """The config that rebuilds `record`'s run; ConfigError/SpecError (ValueErrors) saying why
+    not: a fine-tune is redone by fine-tuning, a hand-edited record is refused."""
+    if record.preset == FINE_TUNE:
+        source = record.config.get("from", "its source model")
+        raise ConfigError(f"run {record.id} was fine-tuned from {source} on the class's "
+                          f"drawings; redo it with: python -m mnist_core finetune --from {source}")
+    try:
+        return TrainConfig.from_dict(record.config)
+    except ValueError as e:
+        raise type(e)(f"run {record.id}'s recorded settings cannot be used: {e}") from None
+
+
+def card_config(card: dict) -> TrainConfig:
+    """The bundled model's training config, from its card (checked like a record)."""
+    if not isinstance(card, dict) or "config" not in card:
+        raise ConfigError("the model card records no training config")
+    try:
+        return TrainConfig.from_dict(card["config"])
+    except ValueError as e:
+        raise type(e)(f"the bundled model's card cannot be used: {e}") from None
+
+
+def _architecture(get_config) -> tuple[ModelSpec | None, str | None]:
+    try:
+        return get_config().spec, None
+    except (ConfigError, SpecError) as e:
+        return None, str(e)
+
+
+_KNOWN: dict[tuple[str, str], tuple[ModelSpec | None, str | None]] = {}
+
+
+def _run_architecture(run: RunRecord) -> tuple[ModelSpec | None, str | None]:
+    """`run`'s architecture, parsed once per record content: every page view lists the models
+    (the sidebar's picker), and checking 50 recorded specs again each time cost ~20 ms."""
+    key = (run.id, json.dumps(run.config, sort_keys=True))
+    found = _KNOWN.get(key)
+    if found is None:
+        found = _architecture(lambda: run_config(run))
+        if len(_KNOWN) >= 4096:   # bounded: a lab with more records just parses again
+            _KNOWN.clear()
+        _KNOWN[key] = found
+    return found
+
+
+def list_models(store: RunStore | None, card: dict) -> list[ModelInfo]:
+    """The bundled model first, then every stored run that has a model, newest first. A store
+    that cannot be read lists only the bundled model (it needs no store)."""
+    bundled_spec, problem = _architecture(lambda: card_config(card))
+    found = [ModelInfo(BUNDLED, f"Bundled ({card.get('preset', 'model')})",
+                       card.get("test_accuracy"), bundled_spec, problem)]
+    try:
+        runs = [r for r in store.list_runs() if r.has_model] if store is not None else []
+    except StoreError:
+        runs = []
+    specs = {BUNDLED: bundled_spec}
+    for run in reversed(runs):        # oldest first, so a fine-tune finds its source's spec
+        if run.preset == FINE_TUNE:   # same layers as the model it started from
+            source = run.config.get("from")
+            specs[run.id] = specs.get(source)
+            problem = None if specs[run.id] else (
+                f"fine-tuned from {source}, whose architecture is unknown" if source in specs
+                else f"fine-tuned from {source}, not stored any more")
+        else:
+            specs[run.id], problem = _run_architecture(run)
+        acc = f", {100 * run.test_accuracy:.2f}%" if run.test_accuracy is not None else ""
+        found.insert(1, ModelInfo(run.id, f"{run.title()}{acc}", run.test_accuracy,
+                                  specs[run.id], problem, tuple(run.history)))
+    return found
+
+
+def model_file(store: RunStore, ref: str | None, *, allow_path: bool = False) -> tuple[Path, str]:
+    """(file, display name) for "bundled"/None or a run id; with `allow_path` (the CLI only,
+    never the app) also a .keras file on disk. KeyError with the reason otherwise."""
+    try:
+        return store.lab_model_path(ref), ref or BUNDLED
+    except KeyError as missing:
+        candidate = Path(ref).expanduser() if allow_path and ref else None
+        if candidate is not None and candidate.suffix in (".keras", ".h5", ".hdf5") \
+                and candidate.exists():
+            return candidate, candidate.name
+        raise KeyError(f"'{ref}' is neither 'bundled', a stored run with a model"
+                       + (", nor a .keras file" if allow_path else "")
+                       + f" ({missing.args[0]})") from None

@@ -1,0 +1,80 @@
+"""How long one epoch of an architecture takes on this machine, measured, not guessed.
+
+Parameter counts say little about speed: a 3x3 convolution over a 28x28 map costs far more
+time per parameter than a Dense layer, and pooling, batch size and the CPU's bfloat16 support
+change everything again. So the builder times a few real training steps of the student's
+stack on random data of MNIST's shape and multiplies by the steps in an epoch. The timing
+excludes validation and data loading (a few percent on MNIST).
+
+Timings are serialised by a lock: two at once would share the CPU cores and each would
+report twice the real time.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spec import INPUT_SHAPE, NUM_CLASSES, ModelSpec
+
+WARM_UP_STEPS = 2        # after the first call (which traces the graph), still slow steps
+TIMED_STEPS = 5          # their median is the answer: robust to one step that waited
+TIME_BUDGET = 1.0        # seconds of steps after tracing, at most: a huge stack stops early
+
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Seconds per training step of one (architecture, batch size, precision)."""
+
+    seconds_per_step: float
+    batch_size: int
+    precision: str       # as resolved: "float32" or "mixed_bfloat16"
+    steps_run: int       # after tracing
+
+    def per_epoch(self, n_train: int) -> float:
+        """Seconds for one pass over `n_train` training images (the last batch may be short,
+        but it costs a step all the same)."""
+        return math.ceil(n_train / self.batch_size) * self.seconds_per_step
+
+
+def time_steps(spec: ModelSpec, batch_size: int, precision: str = "auto") -> StepTiming:
+    """Build and compile `spec` the way training does and run training steps on random images:
+    one to trace, WARM_UP_STEPS to settle, then the median of up to TIMED_STEPS (all within
+    TIME_BUDGET seconds after tracing)."""
+    import keras
+
+    from .models import build_model, resolve_precision
+    from .training import optimizer
+
+    precision = resolve_precision(precision)
+    rng = np.random.default_rng(0)
+    x = rng.random((batch_size, *INPUT_SHAPE), dtype=np.float32)
+    y = rng.integers(0, NUM_CLASSES, batch_size)
+    with _lock:
+        model = build_model(spec, precision)
+        model.compile(optimizer=optimizer("adam", 1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+        model.train_on_batch(x, y)                   # traces: not a training step's cost
+        steps: list[float] = []
+        deadline = time.perf_counter() + TIME_BUDGET
+        while len(steps) < WARM_UP_STEPS + TIMED_STEPS and \
+                (not steps or time.perf_counter() < deadline):
+            started = time.perf_counter()
+            model.train_on_batch(x, y)
+            steps.append(time.perf_counter() - started)
+    # A slow stack may run out of time during the warm-up: then its (slightly high) fastest
+    # step is the best measure there is.
+    timed = steps[WARM_UP_STEPS:]
+    return StepTiming(float(np.median(timed)) if timed else min(steps), batch_size, precision,
+                      len(steps))
+
+
+def seconds_per_epoch(spec: ModelSpec, batch_size: int, n_train: int,
+                      precision: str = "auto") -> float:
+    """Measured seconds of training per epoch of `n_train` images (see `time_steps`)."""
+    return time_steps(spec, batch_size, precision).per_epoch(n_train)

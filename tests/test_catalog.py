@@ -1,0 +1,160 @@
+"""The model catalog: which models exist and what each is, from records of every vintage."""
+import json
+from pathlib import Path
+
+import pytest
+
+from mnist_core import catalog, settings
+from mnist_core.config import ConfigError, TrainConfig
+from mnist_core.presets import get_preset
+from mnist_core.spec import ModelSpec, SpecError, layer
+from mnist_core.store import BUNDLED, RunStore
+
+#: What the version before architectures-as-data recorded: a preset name and hyperparameters.
+OLD_SCHEMA = {"preset": "tutorial", "epochs": 2, "batch_size": 250, "learning_rate": 0.001,
+              "augment": False, "validation_fraction": 0.1, "limit": 2000, "seed": 0,
+              "precision": "auto"}
+SMALL = ModelSpec("small", (layer("conv2d", filters=4), layer("maxpool"), layer("flatten"),
+                            layer("dense", units=10, activation="softmax")))
+
+
+class FakeModel:
+    """Stands in for a Keras model: the store only asks it to save itself."""
+
+    def save(self, path):
+        Path(path).write_bytes(b"not a real model")
+
+
+def _run(store: RunStore, config: dict, accuracy: float | None = 0.97,
+         history: list | None = None) -> str:
+    run_id = store.create_run(config, "MNIST")
+    store.finish_run(run_id, status="done", model=FakeModel(), test_accuracy=accuracy,
+                     history=history or [])
+    return run_id
+
+
+def _with_spec(spec: dict) -> dict:
+    return {**TrainConfig(spec=SMALL, preset="custom", epochs=1).to_dict(), "spec": spec}
+
+
+@pytest.fixture
+def store(lab_home):
+    return RunStore(lab_home)
+
+
+@pytest.fixture
+def card():
+    return json.loads(settings.BUNDLED_MODEL_CARD.read_text())
+
+
+def test_every_vintage_of_run_is_listed_with_its_architecture_or_the_reason(store, card):
+    old = _run(store, OLD_SCHEMA, history=[{"epoch": 1, "accuracy": 0.9}])
+    new = _run(store, TrainConfig(spec=SMALL, preset="custom", epochs=1).to_dict())
+    tuned = _run(store, {"preset": "fine-tune", "from": "bundled", "drawings": 12})
+    bad_type = _with_spec({"name": "x", "layers": [{"type": "lambda", "code": "rm -rf"},
+                                                   {"type": "dense", "units": 10,
+                                                    "activation": "softmax"}]})
+    lambda_run = _run(store, bad_type)
+    big_kernel = _run(store, _with_spec({**SMALL.to_dict(), "layers": [
+        {"type": "conv2d", "filters": 4, "kernel": 99}, *SMALL.to_dict()["layers"][1:]]}))
+    never_finished = store.create_run(OLD_SCHEMA, "MNIST")      # no model: not a model
+
+    models = catalog.list_models(store, card)
+    by_ref = {m.ref: m for m in models}
+    assert [m.ref for m in models] == [BUNDLED, big_kernel, lambda_run, tuned, new, old]
+    assert never_finished not in by_ref
+
+    assert by_ref[BUNDLED].spec == get_preset("best").spec and by_ref[BUNDLED].history == ()
+    assert by_ref[old].spec == get_preset("tutorial").spec         # migrated from the preset
+    assert by_ref[old].parameters == 204_906 and by_ref[old].history[0]["accuracy"] == 0.9
+    assert by_ref[new].spec == SMALL and by_ref[new].spec_problem is None
+    assert by_ref[tuned].spec == get_preset("best").spec            # its source's layers
+    assert by_ref[tuned].label.startswith("fine-tuned from bundled on 12 drawings")
+    assert by_ref[new].label.endswith(", 97.00%")
+
+    assert by_ref[lambda_run].spec is None and by_ref[lambda_run].parameters is None
+    assert "layer 1" in by_ref[lambda_run].spec_problem
+    assert "'lambda' is not a layer type" in by_ref[lambda_run].spec_problem
+    assert by_ref[lambda_run].layer_table() == []
+    assert by_ref[big_kernel].spec is None
+    assert "layer 1 (Conv2D): kernel must be between 1 and 7, not 99" in \
+        by_ref[big_kernel].spec_problem
+
+
+def test_run_config_rebuilds_runs_and_refuses_fine_tunes_and_edited_records(store):
+    old = store.get_run(_run(store, OLD_SCHEMA))
+    config = catalog.run_config(old)
+    assert config.spec == get_preset("tutorial").spec and config.epochs == 2
+    assert config.limit == 2000 and config.schedule == get_preset("tutorial").config.schedule
+    new = store.get_run(_run(store, TrainConfig(spec=SMALL, preset="custom").to_dict()))
+    assert catalog.run_config(new).spec == SMALL
+
+    tuned = store.get_run(_run(store, {"preset": "fine-tune", "from": "bundled",
+                                       "drawings": 12}))
+    with pytest.raises(ConfigError, match="fine-tuned from bundled.*finetune --from bundled"):
+        catalog.run_config(tuned)
+    edited = store.get_run(_run(store, _with_spec({"name": "x", "layers": [
+        {"type": "lambda"}, {"type": "dense", "units": 10, "activation": "softmax"}]})))
+    with pytest.raises(SpecError, match=f"run {edited.id}'s recorded settings cannot be used: "
+                                        "layer 1: 'lambda' is not a layer type"):
+        catalog.run_config(edited)
+    pooled_away = store.get_run(_run(store, _with_spec({"name": "x", "layers": [
+        *[{"type": "maxpool"}] * 5, {"type": "flatten"},
+        {"type": "dense", "units": 10, "activation": "softmax"}]})))
+    with pytest.raises(SpecError, match=r"layer 5 \(MaxPool\): 2x2 pooling of a 1x1 map"):
+        catalog.run_config(pooled_away)
+
+
+def test_a_fine_tune_of_a_model_whose_architecture_is_unknown_says_so(store, card):
+    edited = _run(store, _with_spec({"name": "x", "layers": [{"type": "lambda"}]}))
+    tuned = _run(store, {"preset": "fine-tune", "from": edited, "drawings": 12})
+    gone = _run(store, {"preset": "fine-tune", "from": "20990101-000000-abcdef",
+                        "drawings": 12})
+    by_ref = {m.ref: m for m in catalog.list_models(store, card)}
+    assert by_ref[tuned].spec is None
+    assert by_ref[tuned].spec_problem == f"fine-tuned from {edited}, whose architecture is unknown"
+    assert "not stored any more" in by_ref[gone].spec_problem
+
+
+def test_the_bundled_model_needs_no_store_and_a_bad_card_is_a_reason_not_a_crash(card):
+    models = catalog.list_models(None, card)
+    assert [m.ref for m in models] == [BUNDLED]
+    assert models[0].label == "Bundled (best)" and models[0].test_accuracy == 0.996
+    assert models[0].spec == get_preset("best").spec
+    assert models[0].parameters == card["parameters"]
+    old_card = {"preset": "best", "test_accuracy": 0.996,    # as written before specs existed
+                "config": {**OLD_SCHEMA, "preset": "best", "epochs": 20}}
+    assert catalog.list_models(None, old_card)[0].spec == get_preset("best").spec
+    no_config = catalog.list_models(None, {"preset": "best"})[0]
+    assert no_config.spec is None and "records no training config" in no_config.spec_problem
+    edited = {**old_card, "config": {**old_card["config"], "preset": "huge"}}
+    problem = catalog.list_models(None, edited)[0].spec_problem
+    assert "bundled model's card cannot be used" in problem and "'huge' is not a preset" in problem
+    edited_spec = {**card, "config": {**card["config"], "spec": {"name": "x", "layers": [
+        {"type": "conv2d", "filters": 32, "kernel": 99}]}}}
+    problem = catalog.list_models(None, edited_spec)[0].spec_problem
+    assert "layer 1 (Conv2D): kernel must be between 1 and 7, not 99" in problem
+
+
+def test_layer_table_has_one_compact_row_per_layer():
+    info = catalog.ModelInfo("r", "small", None, SMALL)
+    assert info.layer_table() == [
+        {"layer": "Conv2D 4 3x3 relu", "output shape": "26x26x4", "parameters": 40},
+        {"layer": "MaxPool 2x2", "output shape": "13x13x4", "parameters": 0},
+        {"layer": "Flatten", "output shape": "676", "parameters": 0},
+        {"layer": "Dense 10 softmax", "output shape": "10", "parameters": 6770}]
+    assert info.parameters == 6810
+
+
+def test_a_record_edited_while_the_lab_runs_is_read_again(store, card):
+    """Parsed specs are remembered per record content (every page lists the models), so an
+    edit to the record must not be hidden behind the remembered one."""
+    import sqlite3
+
+    run_id = _run(store, TrainConfig(spec=SMALL, preset="custom", epochs=1).to_dict())
+    assert {m.ref: m for m in catalog.list_models(store, card)}[run_id].spec == SMALL
+    edited = _with_spec({**SMALL.to_dict(), "layers": [{"type": "lambda"}]})
+    with sqlite3.connect(store.db_path) as db:
+        db.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(edited), run_id))
+    again = {m.ref: m for m in catalog.list_models(store, card)}[run_id]
+    assert again.spec is None and "'lambda' is not a layer type" in again.spec_problem

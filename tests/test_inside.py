@@ -1,0 +1,299 @@
+"""The inside view: every layer's output in model order, the first kernels, and its page.
+
+The core is checked on several architectures (Sequential presets, the functional bundled
+`best` model, a hand-built functional model with every layer type a student may use, a
+dense-only model); the page under AppTest, without a browser.
+"""
+import base64
+import io
+import threading
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import app_state
+from mnist_core import charts
+from mnist_core.inference import Predictor
+from mnist_core.inside import (DRAWING_STATE_KEY, INPUT, MAPS, PROBABILITIES, SAME, VECTOR,
+                               InsideNetwork, first_kernels)
+from mnist_core.preprocess import to_mnist
+from mnist_core.synthetic import drawn_digits
+from tests.conftest import ROOT
+
+TIMEOUT = 120  # TensorFlow's import alone exceeds AppTest's default 3 s
+
+
+def dense_only():
+    import keras
+
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dropout(0.2),
+        keras.layers.Dense(10),
+        keras.layers.Activation("softmax"),
+    ], name="dense_only")
+
+
+def every_layer_type():
+    """Functional, with each layer type the lab's users build, BN and a separate ReLU."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Conv2D(6, 5, padding="same", use_bias=False)(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.MaxPooling2D(2)(x)                      # 14x14x6
+    x = layers.Conv2D(12, 3)(x)                        # 12x12x12
+    x = layers.Activation("relu")(x)
+    x = layers.AveragePooling2D(2)(x)                  # 6x6x12
+    x = layers.Dropout(0.3)(x)
+    x = layers.GlobalAveragePooling2D()(x)             # 12
+    x = layers.Dense(16, activation="relu")(x)
+    outputs = layers.Dense(10, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="every_layer_type")
+
+
+def preset(name):
+    from mnist_core.models import build_model
+
+    return lambda: build_model(name)
+
+
+MODELS = {"bundled": None, "tutorial": preset("tutorial"), "keras-example": preset("keras-example"),
+          "fast": preset("fast"), "every-layer-type": every_layer_type, "dense-only": dense_only}
+
+
+@pytest.fixture(scope="module")
+def drawing():
+    images, labels = drawn_digits(1, seed=4)
+    return to_mnist(images[0])
+
+
+@pytest.fixture(params=list(MODELS))
+def model(request, bundled_model):
+    build = MODELS[request.param]
+    return bundled_model if build is None else build()
+
+
+def shown_layers(model):
+    return [la for la in model.layers if type(la).__name__ != "InputLayer"]
+
+
+def test_every_layer_is_listed_in_model_order_with_its_shape(model, drawing):
+    view = InsideNetwork(model).view(drawing)
+    layers = shown_layers(model)
+    assert [la.name for la in view.layers] == ["input"] + [la.name for la in layers]
+    assert [la.index for la in view.layers] == list(range(len(layers) + 1))
+    first = view.layers[0]
+    assert first.kind == INPUT and first.values.shape == (28, 28, 1)
+    assert np.array_equal(first.values[:, :, 0], drawing.image)
+    for listed, layer in zip(view.layers[1:], layers):
+        assert listed.layer_type == type(layer).__name__
+        assert listed.shape == tuple(layer.output.shape[1:])
+        if listed.kind == SAME:     # dropout at inference, flatten: nothing new, and said so
+            assert listed.values is None and "same" in listed.note
+            assert listed.layer_type in ("Dropout", "Flatten")
+        else:
+            assert listed.values.shape == listed.shape and listed.values.dtype == np.float32
+            assert listed.kind == (PROBABILITIES if layer is layers[-1]
+                                   else MAPS if len(listed.shape) == 3 else VECTOR)
+    assert all(la.kind != SAME for la in view.layers if la.layer_type not in ("Dropout",
+                                                                                "Flatten"))
+
+
+def test_the_answer_comes_last_and_is_the_predictors(model, drawing):
+    predictor = Predictor(model)
+    view = predictor.inside(drawing)
+    last = view.layers[-1]
+    assert last.kind == PROBABILITIES and last.shape == (10,)
+    assert abs(last.values.sum() - 1) < 1e-5
+    expected = predictor.probabilities(drawing.batch())[0]
+    np.testing.assert_allclose(view.probabilities, expected, atol=1e-6)
+    assert predictor.inside(to_mnist(np.zeros((280, 280), np.uint8))) is None   # nothing drawn
+
+
+def test_kernels_are_the_first_convolutions_weights(model, drawing):
+    import keras
+
+    kernels = first_kernels(model)
+    convs = [la for la in model.layers if isinstance(la, keras.layers.Conv2D)]
+    if not convs:
+        assert kernels is None and Predictor(model).feature_maps(drawing) is None
+        return
+    k = convs[0].kernel.shape
+    assert kernels.layer_name == convs[0].name and kernels.weights.shape == tuple(k)
+    assert k[2] == 1 and f"{k[3]} kernels of {k[0]}×{k[1]}" in kernels.caption
+    np.testing.assert_array_equal(kernels.weights, np.asarray(convs[0].kernel))
+    picture = charts.kernels_picture(kernels.weights)
+    pixels = decode(picture.url)
+    columns = charts.grid_columns(k[3])
+    assert pixels.shape == (-(-k[3] // columns) * (k[0] + 1) - 1, columns * (k[1] + 1) - 1, 3)
+    red, blue = pixels[..., 0].astype(int), pixels[..., 2].astype(int)
+    assert (red > blue + 50).any() and (blue > red + 50).any()    # orange and blue weights
+    assert picture.width == pixels.shape[1] * -(-charts.TILE_PX // k[0])
+    assert Predictor(model).feature_maps(drawing).shape == tuple(convs[0].output.shape[1:])
+
+
+def test_bundled_best_model_is_listed_block_by_block(bundled_model, drawing):
+    view = Predictor(bundled_model).inside(drawing)
+    maps = [la.shape for la in view.layers if la.kind == MAPS]
+    assert maps[0] == (28, 28, 32) and maps[-1] == (7, 7, 128) and len(maps) == 21
+    assert [la.layer_type for la in view.layers[1:4]] == ["Conv2D", "BatchNormalization", "ReLU"]
+    assert [la.kind for la in view.layers[-3:]] == [VECTOR, SAME, PROBABILITIES]
+    relu = next(la for la in view.layers if la.layer_type == "ReLU")
+    assert relu.values.min() >= 0 and "negative values become 0" in relu.caption
+    dropout = next(la for la in view.layers if la.layer_type == "Dropout")
+    assert dropout.caption.endswith("same as above (dropout is off when classifying)")
+
+
+def test_a_shared_layer_and_bfloat16_layers_are_listed_honestly(drawing):
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((28, 28, 1))
+    x = layers.Conv2D(4, 3, activation="relu", dtype="mixed_bfloat16")(inputs)
+    x = layers.Dense(8, dtype="mixed_bfloat16")(layers.Flatten()(x))
+    shared = layers.Dense(8, activation="relu", name="shared")
+    x = shared(shared(x))                              # one layer, two outputs: which to show?
+    outputs = layers.Dense(10, activation="softmax", dtype="float32")(x)
+    model = keras.Model(inputs, outputs)
+    view = Predictor(model).inside(drawing)
+    listed = {la.name: la for la in view.layers}
+    assert listed["shared"].kind == SAME and "used more than once" in listed["shared"].note
+    conv = view.layers[1]
+    assert conv.kind == MAPS and conv.values.dtype == np.float32 and conv.shape == (26, 26, 4)
+    assert view.layers[-1].kind == PROBABILITIES
+    np.testing.assert_allclose(view.probabilities, model.predict(drawing.batch(), verbose=0)[0],
+                               atol=1e-6)
+
+
+def test_concurrent_sessions_get_their_own_layers(bundled_model):
+    images, _ = drawn_digits(8, seed=9)
+    drawings = [to_mnist(image) for image in images]
+    network = InsideNetwork(bundled_model)
+    expected = [network.view(d).layers[5].values for d in drawings]
+    errors = []
+
+    def worker(i):
+        for _ in range(3):
+            if not np.array_equal(network.view(drawings[i]).layers[5].values, expected[i]):
+                errors.append(i)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(drawings))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+# --- pictures -------------------------------------------------------------------------------
+
+def decode(url: str) -> np.ndarray:
+    """A data: URL's PNG back to RGB pixels, as the browser shows them."""
+    from PIL import Image
+
+    assert url.startswith("data:image/png;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as image:
+        assert image.format == "PNG" and image.mode == "P"   # one byte a pixel
+        return np.asarray(image.convert("RGB"))
+
+
+def test_maps_become_one_grid_with_a_shared_scale():
+    maps = np.zeros((7, 7, 20), np.float32)
+    maps[:, :, 3] = 2.0            # the strongest map: white
+    maps[:, :, 4] = 1.0            # half as strong: mid grey, not stretched to white
+    picture = charts.maps_picture(maps)
+    pixels = decode(picture.url)
+    assert pixels.shape == (3 * 8 - 1, 8 * 8 - 1, 3)              # 8 columns, 3 rows, 1 px gaps
+    assert picture.width == pixels.shape[1] * 6 and picture.height == pixels.shape[0] * 6
+    assert tuple(pixels[0, 3 * 8]) == (255, 255, 255) and tuple(pixels[0, 0]) == (0, 0, 0)
+    assert abs(int(pixels[0, 4 * 8, 0]) - 128) <= 1                # half as strong: mid grey
+    assert tuple(pixels[7, 0]) == charts.GAP and tuple(pixels[-1, -1]) == charts.GAP  # gap, empty
+    signed = decode(charts.maps_picture(np.stack([np.ones((7, 7)), -np.ones((7, 7)),
+                                                  np.zeros((7, 7))], -1)).url)
+    assert signed.shape == (7, 23, 3)
+    assert tuple(signed[0, 0]) == charts.POSITIVE and tuple(signed[0, 8]) == charts.NEGATIVE
+    assert tuple(signed[0, 16]) == (0, 0, 0)
+
+
+def test_tile_grid_is_the_loop_it_replaces():
+    maps = np.random.default_rng(0).random((5, 4, 11)).astype(np.float32)
+    grid = charts.feature_grid(maps, columns=4)
+    expected = np.zeros((3 * 7, 4 * 6), np.float32)
+    for i in range(11):
+        m = maps[:, :, i]
+        r, c = divmod(i, 4)
+        expected[r * 7:r * 7 + 5, c * 6:c * 6 + 4] = (m - m.min()) / (m.max() - m.min())
+    expected = np.kron((expected * 255).astype(np.uint8), np.ones((3, 3), np.uint8))
+    assert grid.shape == expected.shape and np.abs(grid.astype(int) - expected).max() <= 1
+
+
+def test_each_kind_of_layer_has_its_figure(bundled_model, drawing):
+    view = Predictor(bundled_model).inside(drawing)
+    shown = {la.kind: charts.layer_figure(la) for la in view.layers}
+    assert isinstance(shown[INPUT], charts.Picture) and isinstance(shown[MAPS], charts.Picture)
+    assert shown[SAME] is None
+    assert len(shown[VECTOR].data[0].y) == 128 and len(shown[PROBABILITIES].data[0].y) == 10
+
+
+# --- the page -------------------------------------------------------------------------------
+
+@pytest.fixture
+def fresh_resources():
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def inside_page(drawing=None, monkeypatch=None, model=None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.run()
+    if drawing is not None:
+        at.session_state[DRAWING_STATE_KEY] = drawing
+    if model is not None:
+        monkeypatch.setattr(app_state, "predictor", lambda ref: Predictor(model))
+    at.switch_page("pages/5_Inside.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_without_a_drawing_the_page_sends_you_to_draw(fresh_resources):
+    at = inside_page()
+    assert at.title[0].value == "Inside the network"
+    assert any("Draw a digit on the Draw page first" in i.value for i in at.info)
+    assert not at.get("image") and not at.get("plotly_chart")
+    assert any(link.proto.page == "Draw" and link.proto.label == "Draw a digit"
+               for link in at.get("page_link"))
+
+
+def test_a_drawing_made_on_the_draw_page_is_shown_layer_by_layer(fresh_resources,
+                                                                 bundled_model):
+    images, labels = drawn_digits(1, seed=6)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.run()
+    at.session_state[app_state.TEST_DRAWING] = images[0]
+    at.switch_page("pages/3_Draw.py").run()
+    assert at.metric[0].value == str(labels[0])
+    at.switch_page("pages/5_Inside.py").run()
+    assert not at.exception, at.exception
+    layers = InsideNetwork(bundled_model).layer_count
+    titles = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert len(titles) == layers and titles[0].startswith("**0. input")
+    assert titles[-1].startswith(f"**{layers - 1}. dense")
+    assert len(at.get("image")) == 1 + 22            # the kernels, the input and 21 map layers
+    assert len(at.get("plotly_chart")) == 2         # the pooled vector, the probabilities
+    assert not at.info
+
+
+def test_a_dense_only_model_says_it_has_no_kernels(fresh_resources, monkeypatch, drawing):
+    at = inside_page(drawing, monkeypatch, dense_only())
+    assert any("no convolution (Conv2D) layer" in i.value for i in at.info)
+    assert len(at.get("image")) == 1 and len(at.get("plotly_chart")) == 3   # input; 3 vectors
+    captions = [c.value for c in at.caption]
+    assert any("784 · the same numbers as above" in c for c in captions)
