@@ -4,7 +4,9 @@
 
 Prints, per preset: test accuracy on the official 10,000 test images, wall-clock training time
 (the `train()` call: pipeline, epochs, validation; not TensorFlow's import or data loading),
-seconds per epoch, images per second and parameter count. Nothing else should run meanwhile.
+seconds per epoch, images per second, cores busy ((user + sys CPU time) / wall during the
+call) and parameter count. `--precision float32` stands in for a CPU without native bfloat16.
+Nothing else should run meanwhile.
 """
 from __future__ import annotations
 
@@ -21,12 +23,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
 
 
+def cpu_model() -> str:
+    """"AMD EPYC, avx512_bf16" / "..., AVX2 only": what decides the precision and the speed."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return "unknown CPU"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                 if line.startswith("model name")), "unknown CPU")
+    flags = ("avx512_bf16" if "avx512_bf16" in info else
+             "AVX-512, no bf16" if "avx512f" in info else "AVX2 only" if "avx2" in info else
+             "no AVX2")
+    return f"{name}, {flags}"
+
+
 def main() -> None:
     from mnist_core.presets import PRESETS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", default=list(PRESETS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", default="auto", choices=["auto", "float32",
+                                                                 "mixed_bfloat16"])
     parser.add_argument("--json", metavar="FILE", help="also append results as JSON lines here")
     args = parser.parse_args()
 
@@ -40,21 +58,25 @@ def main() -> None:
 
     dataset = load_mnist()
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU x{os.cpu_count()}"
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {device} "
-          f"precision={resolve_precision()} tf={tf.__version__}")
-    print("| preset | test accuracy | training time (s) | s/epoch | images/s | epochs | parameters |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {device} ({cpu_model()}) "
+          f"precision={resolve_precision(args.precision)} tf={tf.__version__}")
+    print("| preset | test accuracy | training time (s) | s/epoch | images/s | cores busy | "
+          "epochs | parameters |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in args.presets:
-        config = TrainConfig.from_preset(name, seed=args.seed)
+        config = TrainConfig.from_preset(name, seed=args.seed, precision=args.precision)
+        cpu = os.times()
         result = train(config, dataset)
+        used = os.times()
+        busy = (used.user + used.system - cpu.user - cpu.system) / result.seconds
         per_epoch = result.seconds / config.epochs
         images_per_s = len(dataset.x_train) * (1 - config.validation_fraction) / per_epoch
         row = {"preset": name, "test_accuracy": result.test_accuracy, "seconds": result.seconds,
                "seconds_per_epoch": per_epoch, "images_per_second": images_per_s,
                "epochs": config.epochs, "parameters": parameter_count(result.model),
-               "device": device}
+               "device": device, "cores_busy": busy, "precision": args.precision}
         print(f"| {name} | {100 * result.test_accuracy:.2f}% | {result.seconds:.1f} | "
-              f"{per_epoch:.1f} | {images_per_s:.0f} | {config.epochs} | "
+              f"{per_epoch:.1f} | {images_per_s:.0f} | {busy:.2f} | {config.epochs} | "
               f"{row['parameters']:,} |", flush=True)
         if args.json:
             with open(args.json, "a") as f:

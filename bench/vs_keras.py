@@ -85,7 +85,7 @@ def main() -> None:
         extra = "" if "epochs" not in runs[0] else \
             f" ({', '.join(str(r['epochs']) for r in runs)} epochs)"
         print(f"| {what} | {wall:.1f} | {statistics.median(r['busy'] for r in runs):.2f} | "
-              f"{accs}{extra} | {wall / keras_wall:.2f} |")
+              f"{accs}{extra} | {wall / keras_wall:.3f} |")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import Any
 
 from .catalog import card_config, run_config
 from .config import TrainConfig
-from .presets import DEFAULT_PRESET, PRESETS
+from .presets import DEFAULT_PRESET, LESSON_PRESET, PRESETS
 from .spec import LAYER_TYPES, Field, LayerRow, ModelSpec, SpecError, layer
 from .store import RunRecord
 
@@ -38,8 +38,9 @@ class Start:
 
 
 def preset_starts() -> list[Start]:
-    return [Start(f"preset:{p.name}", f"{p.name} (preset)", p.config, p.description)
-            for p in PRESETS.values()]
+    return [Start(f"preset:{p.name}", f"{p.name} (preset" + (
+        ", suggested: a strong model in one lesson)" if p.name == LESSON_PRESET else ")"),
+        p.config, p.description) for p in PRESETS.values()]
 
 
 def starts(runs: list[RunRecord], card: dict | None = None) -> tuple[list[Start], list[str]]:

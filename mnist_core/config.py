@@ -83,7 +83,7 @@ class TrainConfig:
 
     spec: ModelSpec | None = None     # None: the preset's architecture
     preset: str = "fast"              # where the settings came from ("custom" when built)
-    epochs: int = 3
+    epochs: int = 4
     batch_size: int = 128
     learning_rate: float = 3e-3
     optimizer: str = "adam"

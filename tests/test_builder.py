@@ -92,14 +92,14 @@ def test_positions_are_labelled_by_the_layer_they_precede():
 
 def test_an_edited_stack_is_custom_with_an_edited_name_and_reverting_undoes_it():
     ed = _editor("fast")
-    ed.set_field(0, "filters", 16)
-    assert ed.changed and ed.describe(0) == "Conv2D 16 3x3 relu"
+    ed.set_field(0, "filters", 8)
+    assert ed.changed and ed.describe(0) == "Conv2D 8 3x3 relu"
     config = ed.config()
     assert config.preset == "custom" and config.spec.name == "fast (edited)"
-    assert config.spec.layers[0].get("filters") == 16
+    assert config.spec.layers[0].get("filters") == 8
     # half the filters: half of conv 1's weights, and conv 2 sees half the channels
-    assert ed.draft().total == 225_034 - (32 - 16) * (9 + 1) - 3 * 3 * (32 - 16) * 64
-    ed.set_field(0, "filters", 32)
+    assert ed.draft().total == 108_618 - (16 - 8) * (9 + 1) - 3 * 3 * (16 - 8) * 32
+    ed.set_field(0, "filters", 16)
     assert not ed.changed and ed.config().preset == "fast" and ed.config().spec.name == "fast"
 
 
@@ -186,13 +186,18 @@ def test_a_stack_that_runs_out_of_map_names_the_layer_and_why():
     assert "non-empty list of layers" in ed.draft().problem
 
 
+def by_label(starts, key: str) -> str:
+    return next(s.label for s in starts if s.key == key)
+
+
 def test_the_caps_are_explained():
     ed = _editor("fast")
     while len(ed.layers) <= 32:
         ed.add("dropout")
     assert "more than the 32 allowed" in ed.draft().problem
     ed = _editor("fast")
-    ed.set_field(6, "units", 4096)                          # 1600 x 4096 = 6.5M
+    ed.set_field(2, "filters", 128)                         # 5x5x128 = 3200 values
+    ed.set_field(6, "units", 4096)                          # 3200 x 4096 = 13M
     assert "more than the 5,000,000 allowed" in ed.draft().problem
 
 
@@ -210,8 +215,9 @@ def test_starts_are_the_presets_then_usable_runs_and_reasons_for_the_others():
             _run("r-stopped", custom.to_dict(), status="stopped")]
     starts, problems = builder.starts(runs, None)
     keys = [s.key for s in starts]
-    assert keys[:5] == [f"preset:{name}" for name in PRESETS]
-    assert keys[5:] == ["run:r-custom", "run:r-old", "run:r-stopped"]
+    assert keys[:len(PRESETS)] == [f"preset:{name}" for name in PRESETS]
+    assert keys[len(PRESETS):] == ["run:r-custom", "run:r-old", "run:r-stopped"]
+    assert "suggested" in by_label(starts, "preset:lesson")
     by_key = {s.key: s for s in starts}
     assert by_key["run:r-custom"].config == custom
     assert by_key["run:r-old"].config.spec == PRESETS["tutorial"].spec    # an old record

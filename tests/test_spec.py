@@ -112,4 +112,4 @@ def test_a_spec_is_only_data():
 def test_layer_descriptions_read_like_a_lesson():
     assert layer("conv2d", filters=32).describe() == "Conv2D 32 3x3 relu"
     assert layer("maxpool").describe() == "MaxPool 2x2"
-    assert "(225,034 parameters)" in PRESETS["fast"].spec.summary()
+    assert "(108,618 parameters)" in PRESETS["fast"].spec.summary()

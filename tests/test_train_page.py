@@ -20,7 +20,7 @@ def _editor(at):
 
 
 def _rows(at) -> list[str]:
-    """The layer rows as shown: "**1** Conv2D 32 3x3 relu  \\n:gray[→ 26×26×32, ...]"."""
+    """The layer rows as shown: "**1** Conv2D 16 3x3 relu  \\n:gray[→ 26×26×16, ...]"."""
     return [m.value for m in at.markdown if re.match(r"(:red\[)?\*\*\d+\*\* ", m.value)]
 
 
@@ -48,15 +48,15 @@ def test_the_builder_shows_each_layers_shape_and_parameters_and_the_caps():
     at = open_page(TRAIN)
     rows = _rows(at)
     assert len(rows) == 8
-    assert rows[0].startswith("**1** Conv2D 32 3x3 relu")
-    assert "→ 26×26×32, 320 parameters" in rows[0]
-    assert "→ 128, 204,928 parameters" in rows[6]
+    assert rows[0].startswith("**1** Conv2D 16 3x3 relu")
+    assert "→ 26×26×16, 160 parameters" in rows[0]
+    assert "→ 128, 102,528 parameters" in rows[6]
     text = " ".join(m.value for m in at.markdown)
-    assert "**225,034 parameters** in 8 layers" in text
+    assert "**108,618 parameters** in 8 layers" in text
     captions = " ".join(c.value for c in at.caption)
     assert "At most 32 layers: plain stacks deeper" in captions
     assert "At most 5,000,000 parameters: a bigger model" in captions
-    assert "timed on a few batches" in captions and "for 3 epochs" in captions
+    assert "timed on a few batches" in captions and "for 4 epochs" in captions
 
 
 def test_add_move_and_remove_change_the_table():
@@ -69,7 +69,7 @@ def test_add_move_and_remove_change_the_table():
     ids = list(_editor(at).ids)
     at.button(key=f"up-{ids[7]}").click().run()              # above Dense 128
     rows = _rows(at)
-    assert rows[6].startswith("**7** BatchNorm") and "→ 1600, 3,200 parameters" in rows[6]
+    assert rows[6].startswith("**7** BatchNorm") and "→ 800, 1,600 parameters" in rows[6]
     at.button(key=f"down-{ids[0]}").click().run()            # Conv2D below MaxPool
     assert _rows(at)[0].startswith("**1** MaxPool") and "→ 14×14×1, 0" in _rows(at)[0]
     at.button(key=f"remove-{ids[7]}").click().run()
@@ -77,7 +77,7 @@ def test_add_move_and_remove_change_the_table():
     assert len(rows) == 8 and not any("BatchNorm" in r for r in rows)
     assert not at.exception and not at.error
     by_label(at.button, "Undo my changes").click().run()
-    assert _rows(at)[0].startswith("**1** Conv2D 32") and not _editor(at).changed
+    assert _rows(at)[0].startswith("**1** Conv2D 16") and not _editor(at).changed
 
 
 def test_editing_a_field_updates_its_row_at_once_and_survives_reruns():
