@@ -96,9 +96,12 @@ def store_error() -> str | None:
 
 @st.cache_resource(show_spinner=False)
 def job_registry():
+    """The server's one training job. Trainings run in a child process at lower priority
+    (mnist_core.child_training.ProcessTrainingJob) so that students drawing are answered first; set
+    MNIST_LAB_TRAINING=thread to train in this process (the tests do, for speed)."""
     from mnist_core.jobs import JobRegistry
 
-    return JobRegistry()
+    return JobRegistry(child_process=settings.training_in_process())
 
 
 @st.cache_resource(show_spinner="Loading MNIST...")

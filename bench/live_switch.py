@@ -48,7 +48,7 @@ def main() -> None:
             slider = teacher.get_by_role("slider", name="Training images")
             slider.focus()
             teacher.keyboard.press("Home")            # 1,000 images
-            epochs = teacher.get_by_label("Epochs")
+            epochs = teacher.get_by_role("spinbutton", name="Epochs")
             epochs.fill("30")
             epochs.press("Enter")
             settle(teacher)

@@ -2,6 +2,8 @@
 
     MNIST_DATA_DIR=../shared/mnist python bench/load.py [--sessions 1 10 30] [--rounds 3]
                                                         [--pace SECONDS] [--replay]
+                                                        [--wall DRAWINGS] [--train PRESET]
+                                                        [--browser-nice N]
 
 Starts `streamlit run streamlit_app.py` on a free loopback port (its own temporary lab home),
 then, in Debian's Chromium through Playwright:
@@ -21,8 +23,18 @@ then, in Debian's Chromium through Playwright:
 - CPU use of the server and of the whole machine, the server's resident memory after each N,
   and its growth per extra session;
 - with `--wall N`, one more Chromium session keeps the Class page (the class wall, refreshing
-  every 2 s) open over N saved drawings while the others draw.
+  every 2 s) open over N saved drawings while the others draw;
+- with `--train PRESET`, a training of that preset (all of MNIST, `--train-epochs` epochs) runs
+  in the server while the sessions draw: a separate Chromium session opens the Train page,
+  presses Start and leaves (nobody watches the live charts), just before each N's rounds, and
+  stops the run once they end. First the same training runs with nobody drawing (its first
+  `--solo-epochs` epochs). Its speed is images/s over whole epochs, read from the run's record
+  (each epoch's `seconds`): with drawing, the epochs that began and ended during the rounds;
+  the first epoch (which also traces the model) is never counted.
 Loopback only, bounded in rounds and time; the server is stopped at the end.
+
+    MNIST_DATA_DIR=../shared/mnist python bench/load.py --sessions 1 30 --rounds 15 --pace 5 \
+        --replay --train fast
 """
 from __future__ import annotations
 
@@ -67,6 +79,21 @@ WebSocket.prototype.send = function (data) {
 """
 
 
+def renice_browsers(niceness: int) -> None:
+    """Lower the priority of every Chromium process on the machine (a new renderer is forked
+    from the zygote, so it inherits it). Stands in for browsers on the students' own devices:
+    the server still serves them (every fragment rerun, every delta), but their drawing only
+    gets the CPU that training leaves."""
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and "chrom" in (proc / "comm").read_text():
+                pid = int(proc.name)
+                os.setpriority(os.PRIO_PROCESS, pid,
+                               max(niceness, os.getpriority(os.PRIO_PROCESS, pid)))
+        except OSError:
+            pass     # gone, or not ours
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -81,7 +108,8 @@ def start_server(home: str) -> tuple[subprocess.Popen, str, float]:
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-         "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
+         "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.fileWatcherType", "none"],   # an edited file must not reload mid-measurement
         cwd=ROOT, env=dict(os.environ, MNIST_LAB_HOME=home), stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -104,6 +132,33 @@ def cpu_seconds(pid: int | None = None) -> float:
         return busy / tick
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time used so far by process `pid` and all its descendants (a training child
+    process included): every live process of the tree, and the children they reaped."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue   # it just ended
+    children: dict[int, list[int]] = {}
+    for child, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(child)
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        fields = stats.get(p)
+        if fields is None:
+            continue
+        # utime + stime, + cutime + cstime: children it has reaped (never counted twice: a
+        # reaped process is no longer in /proc)
+        total += sum(int(v) for v in fields[11:15])
+        todo += children.get(p, [])
+    return total / tick
 
 
 async def open_draw_page(browser, base: str):
@@ -244,6 +299,82 @@ def fill_class_set(home: str, n: int) -> None:
         store.add_drawing(to_mnist(image).image, int(label), None, None)
 
 
+class Training:
+    """A training started in the server the way a teacher does it (a Chromium page on the
+    Train page presses Start, then leaves), watched through the lab home's run record: the
+    moment each epoch's record appears is noted, so that the epochs run within a time window
+    can be picked out afterwards."""
+
+    def __init__(self, browser, base: str, home: str, preset: str, epochs: int) -> None:
+        self.browser, self.base, self.preset, self.epochs = browser, base, preset, epochs
+        self.home, self.page, self.run_id = home, None, None
+        self.seen: dict[int, float] = {}    # epoch -> when its record appeared (monotonic)
+        self._poller = None
+
+    async def start(self) -> None:
+        if self.page is None:
+            self.page = await (await self.browser.new_context(
+                viewport={"width": 1400, "height": 1000})).new_page()
+            self.page.set_default_timeout(120_000)
+        page = self.page
+        await page.goto(f"{self.base}/Train")
+        await page.get_by_role("button", name="Start training").wait_for()
+        if self.preset != "fast":
+            await page.get_by_label("Start from").click()
+            await page.get_by_role("option", name=f"{self.preset} (preset)").click()
+            await page.wait_for_timeout(1500)
+        epochs = page.get_by_role("spinbutton", name="Epochs")
+        await epochs.fill(str(self.epochs))
+        await epochs.press("Enter")
+        await page.wait_for_timeout(1500)
+        await page.get_by_role("button", name="Start training").click()
+        await page.get_by_text(" · running").wait_for()
+        sys.path.insert(0, str(ROOT))
+        from mnist_core.store import RunStore
+
+        self.store = RunStore(self.home)
+        self.run_id, self.seen = self.store.latest_run().id, {}
+        await page.goto("about:blank")        # nobody watches the live charts
+        self._poller = asyncio.ensure_future(self._poll())
+
+    async def _poll(self) -> None:
+        while True:
+            run = self.store.get_run(self.run_id)
+            for h in run.history:
+                self.seen.setdefault(h["epoch"], time.monotonic())
+            if run.status not in ("running", "stopping"):
+                return
+            await asyncio.sleep(0.2)
+
+    async def wait_for_epochs(self, n: int) -> None:
+        while len(self.seen) < n and not self._poller.done():
+            await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        page = self.page
+        await page.goto(f"{self.base}/Train")
+        stop = page.get_by_role("button", name="Stop training")
+        start = page.get_by_role("button", name="Start training")
+        await stop.or_(start).first.wait_for()
+        if await stop.count():
+            await stop.click()
+            await page.get_by_role("button", name="Yes, stop").click()
+        await start.wait_for(timeout=300_000)
+        await self._poller
+        await page.goto("about:blank")
+
+    def speed(self, start: float = float("-inf"), end: float = float("inf")) -> tuple[float, int]:
+        """(images/s, epochs) over the whole epochs after the first that began at or after
+        `start` and ended by `end` (monotonic clock)."""
+        run = self.store.get_run(self.run_id)
+        used = min(60_000, run.config.get("limit") or 60_000)
+        images = used - int(round(used * run.config["validation_fraction"]))
+        seconds = [h["seconds"] for h in run.history if h["epoch"] > 1
+                   and h["epoch"] in self.seen and self.seen[h["epoch"]] <= end
+                   and self.seen[h["epoch"]] - h["seconds"] >= start - 0.25]
+        return (images * len(seconds) / sum(seconds) if seconds else float("nan")), len(seconds)
+
+
 def percentiles(seconds: list[float]) -> tuple[float, float]:
     ms = sorted(1000 * v for v in seconds)
     return statistics.median(ms), ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
@@ -264,11 +395,23 @@ async def run(args) -> None:
                   f"(that first prediction took {first:.2f} s: TensorFlow import, model load)")
             print(f"server memory with the model loaded, 1 session: {rss_mb(proc.pid):.0f} MB")
             how = "all at once" if args.pace == 0 else f"each session once every {args.pace:g} s"
-            print(f"{args.rounds} drawings per session, {how}; latencies p50 / p95 in ms")
+            print(f"{args.rounds} drawings per session, {how}; latencies p50 / p95 in ms; "
+                  f"Chromium at niceness {args.browser_nice}; training in a "
+                  f"{os.environ.get('MNIST_LAB_TRAINING', 'process')}")
+            training = None
+            if args.train:
+                training = Training(browser, base, home, args.train, args.train_epochs)
+                await training.start()
+                await training.wait_for_epochs(args.solo_epochs)
+                await training.stop()
+                solo, solo_epochs = training.speed()
+                print(f"training '{args.train}' alone (nobody drawing): {solo:,.0f} images/s "
+                      f"over epochs 2-{solo_epochs + 1}", flush=True)
             others = "replayed sessions: drawing sent → answer" if args.replay else "-"
+            trains = " training img/s (vs solo) |" if training else ""
             print(f"| sessions | mouse-up → prediction | drawing sent → prediction | {others} | "
-                  "cores busy: server / all | server RSS (MB) | MB per extra session |")
-            print("|---|---|---|---|---|---|---|")
+                  f"cores busy: server / all | server RSS (MB) | MB per extra session |{trains}")
+            print("|---|---|---|---|---|---|---|" + ("---|" if training else ""))
             if args.wall is not None:
                 wall_page = await (await browser.new_context(
                     viewport={"width": 1920, "height": 1080})).new_page()
@@ -285,15 +428,27 @@ async def run(args) -> None:
                     pages.append(await open_draw_page(browser, base))
                 while args.replay and len(replayed) < n - 1:
                     replayed.append(await ReplayedStudent(base, opening, drawing).connect())
-                wall, server_cpu, all_cpu = time.monotonic(), cpu_seconds(proc.pid), cpu_seconds()
+                if training:
+                    await training.start()
+                renice_browsers(args.browser_nice)
+                wall = time.monotonic()
+                server_cpu, all_cpu = tree_cpu_seconds(proc.pid), cpu_seconds()
                 rounds = await asyncio.wait_for(asyncio.gather(
                     *(student(pg, args.rounds, args.pace) for pg in pages[:browsers]),
                     *(r.rounds(args.rounds, args.pace) for r in replayed[:n - 1])), timeout=900)
                 timings = [t for session in rounds[:browsers] for t in session]
                 answers = [t for session in rounds[browsers:] for t in session]
-                wall = time.monotonic() - wall
-                server_cores = (cpu_seconds(proc.pid) - server_cpu) / wall
-                all_cores = (cpu_seconds() - all_cpu) / wall
+                ended = time.monotonic()
+                server_cores = (tree_cpu_seconds(proc.pid) - server_cpu) / (ended - wall)
+                all_cores = (cpu_seconds() - all_cpu) / (ended - wall)
+                wall = ended - wall
+                trained = ""
+                if training:
+                    still = training.store.get_run(training.run_id).status == "running"
+                    await training.stop()
+                    speed, epochs = training.speed(ended - wall, ended)
+                    trained = (f" {speed:,.0f} ({speed / solo:.2f}x, {epochs} epochs"
+                               f"{'' if still else '; ended before the rounds'}) |")
                 rss = rss_mb(proc.pid)
                 base_rss = rss if base_rss is None else base_rss
                 per = (rss - base_rss) / (n - args.sessions[0]) if n > args.sessions[0] else 0
@@ -301,8 +456,8 @@ async def run(args) -> None:
                 sent = percentiles([t[1] for t in timings])
                 other = "%.0f / %.0f" % percentiles(answers) if answers else "-"
                 print(f"| {n} | {seen[0]:.0f} / {seen[1]:.0f} | {sent[0]:.0f} / {sent[1]:.0f} | "
-                      f"{other} | {server_cores:.2f} / {all_cores:.2f} | {rss:.0f} | {per:.1f} |",
-                      flush=True)
+                      f"{other} | {server_cores:.2f} / {all_cores:.2f} | {rss:.0f} | {per:.1f} |"
+                      f"{trained}", flush=True)
             for r in replayed:
                 await r.ws.close()
             await browser.close()
@@ -323,6 +478,18 @@ def main() -> None:
     parser.add_argument("--wall", type=int, metavar="DRAWINGS", default=None,
                         help="also keep a Chromium session open on the Class page (the wall "
                              "the teacher projects), with this many saved drawings on it")
+    parser.add_argument("--train", metavar="PRESET", default=None,
+                        help="also run a training of this preset in the server while the "
+                             "sessions draw, and compare its speed with the same training "
+                             "alone")
+    parser.add_argument("--train-epochs", type=int, default=30,
+                        help="epochs of that training: enough to outlast the rounds (it is "
+                             "stopped when they end)")
+    parser.add_argument("--solo-epochs", type=int, default=6,
+                        help="whole epochs of the training alone, first included (not counted)")
+    parser.add_argument("--browser-nice", type=int, default=0, metavar="N",
+                        help="run the Chromiums at niceness N while the sessions draw (19: as "
+                             "if on the students' own devices; default 0: as equals)")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     asyncio.run(run(parser.parse_args()))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import keras
 import numpy as np
@@ -13,7 +14,9 @@ EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 class LiveMetrics(keras.callbacks.Callback):
-    """Feeds a `Progress` after every batch and epoch, for live charts and ETAs."""
+    """Feeds a `Progress` after every batch and epoch, for live charts and ETAs. Each finished
+    epoch's record also holds its wall `seconds` (training and validation), so a run's speed
+    over whole epochs can be read from its history (bench/app_vs_cli.py, bench/load.py)."""
 
     def __init__(self, progress: Progress, batch_size: int) -> None:
         super().__init__()
@@ -21,6 +24,7 @@ class LiveMetrics(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.batches = 0
+        self.epoch_started = time.monotonic()
         self.progress.begin_epoch()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -34,7 +38,8 @@ class LiveMetrics(keras.callbacks.Callback):
         if self.model.stop_training and self.batches < (self.params.get("steps") or 0):
             return  # stopped mid-epoch: not a complete epoch (Keras still validates it)
         self.progress.end_epoch({k: float(v) for k, v in logs.items() if k in EPOCH_METRICS}
-                                | {"epoch": epoch + 1})
+                                | {"epoch": epoch + 1,
+                                   "seconds": round(time.monotonic() - self.epoch_started, 3)})
 
 
 class StopOnRequest(keras.callbacks.Callback):

@@ -295,11 +295,13 @@ def _weighted_pipeline(x, y, batch_size: int, seed: int, one_hot: bool):
     """tf.data: (image, label, balancing weight) -> shuffle -> batch -> prefetch."""
     import tensorflow as tf
 
+    from .training import without_autotune
+
     ds = tf.data.Dataset.from_tensor_slices((x, y, balancing_weights(y)))
     ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     if one_hot:
         ds = ds.map(lambda a, b, w: (a, tf.one_hot(b, 10), w))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return without_autotune(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def _layers_to_freeze(model, which: str) -> list:

@@ -1,7 +1,9 @@
-"""Training in a background thread, recorded in the store, one job at a time per process.
+"""Training in the background, recorded in the store, one job at a time per process.
 
-The thread never touches any UI: it only updates its `Progress`, which viewers (the app's
-fragments, the CLI's progress bar) read through `snapshot()`.
+A `TrainingJob` trains in a thread of this process (the CLI, fine-tunes, tests); the app's
+trainings run in a child process instead (mnist_core.child_training.ProcessTrainingJob, same
+interface). Either way the job never touches any UI: it only updates its `Progress`, which
+viewers (the app's fragments, the CLI's progress bar) read through `snapshot()`.
 """
 from __future__ import annotations
 
@@ -156,11 +158,15 @@ class TrainingJob:
 
 
 class JobRegistry:
-    """At most one training job per server process, shared by every browser session."""
+    """At most one training job per server process, shared by every browser session.
 
-    def __init__(self) -> None:
+    With `child_process=True` (the app), trainings run as `ProcessTrainingJob`s; other jobs
+    (a fine-tune's `work`) run in a thread of this process."""
+
+    def __init__(self, child_process: bool = False) -> None:
         self._lock = threading.Lock()
         self._job: TrainingJob | None = None
+        self.child_process = child_process
 
     @property
     def current(self) -> TrainingJob | None:
@@ -175,5 +181,10 @@ class JobRegistry:
             if self._job is not None and self._job.active:
                 raise JobBusy(f"{self._job.describe()} is already running on this server; "
                               "stop it or wait for it to finish")
-            self._job = TrainingJob(config, data, store, work=work, label=label).start()
+            if work is None and self.child_process:
+                from .child_training import ProcessTrainingJob
+
+                self._job = ProcessTrainingJob(config, data, store, label=label).start()
+            else:
+                self._job = TrainingJob(config, data, store, work=work, label=label).start()
             return self._job

@@ -54,6 +54,12 @@ class Progress:
             for key, value in fields.items():
                 setattr(self._state, key, value)
 
+    @property
+    def status(self) -> str:
+        """The status alone (no copy of the curves)."""
+        with self._lock:
+            return self._state.status
+
     def snapshot(self) -> Snapshot:
         with self._lock:
             s = self._state

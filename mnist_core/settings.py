@@ -50,3 +50,38 @@ def max_drawings() -> int:
         raise ValueError(f"{MAX_DRAWINGS_ENV} must be a positive whole number, got "
                          f"{os.environ[MAX_DRAWINGS_ENV]!r}")
     return value
+
+
+#: Variable choosing where the app's trainings run: "process" (the default: a child process at
+#: lower priority, so drawing students are answered first) or "thread" (in the server's own
+#: process, as before; tests use it to keep CI fast).
+TRAINING_ENV = "MNIST_LAB_TRAINING"
+#: Variable: how much lower a training child's priority is (os.nice; unset: 10, 0: the same).
+TRAIN_NICE_ENV = "MNIST_LAB_TRAIN_NICE"
+
+
+def training_in_process() -> bool:
+    """True unless MNIST_LAB_TRAINING says "thread"; any other value is a ValueError."""
+    value = os.environ.get(TRAINING_ENV, "process").strip().lower() or "process"
+    if value not in ("process", "thread"):
+        raise ValueError(f"{TRAINING_ENV} must be 'process' or 'thread', got "
+                         f"{os.environ[TRAINING_ENV]!r}")
+    return value == "process"
+
+
+def _whole(name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+    return value
+
+
+def train_nice() -> int:
+    """The training child's niceness increment (0-19; 10 by default)."""
+    return _whole(TRAIN_NICE_ENV, 10, 0, 19)

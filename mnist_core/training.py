@@ -64,6 +64,19 @@ def augmentation_preview(images: np.ndarray, aug: Augmentation, copies: int = 3,
     return np.vstack([np.hstack(list(row)) for row in rows])
 
 
+def without_autotune(ds):
+    """`ds` with tf.data's autotuner off. With it on, roughly every other epoch began with a
+    1.2-2.1 s stall between `on_epoch_begin` and the first batch (the old epoch's iterator
+    being torn down waits for the autotuner's thread): 1.3 s in a 3.2 s `fast` epoch, at
+    random, measured on 2 cores (bench/epoch_gaps.py). The pipeline is in-memory tensors, so
+    there is nothing for the autotuner to tune; off, every epoch starts within 2 ms."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
+
+
 def _pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter=None, one_hot=False):
     """tf.data: in-memory tensors -> shuffle -> batch -> (augment in parallel) -> prefetch."""
     import tensorflow as tf
@@ -77,7 +90,7 @@ def _pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter=None
                     num_parallel_calls=tf.data.AUTOTUNE)
     if one_hot:
         ds = ds.map(lambda a, b: (a, tf.one_hot(b, NUM_CLASSES)))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return without_autotune(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def optimizer(name: str, rate):

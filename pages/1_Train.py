@@ -12,6 +12,10 @@ app_state.setup_page()
 st.title("Train a network")
 registry, store = app_state.job_registry(), app_state.store()
 FLASH = "train_flash"  # a message that must survive the rerun into the live view
+# Every watching browser redraws the live view (two charts) this often. On the server's own
+# two cores, two watchers redrawing every second took 15% of the training's speed; every two
+# seconds, about half that (docs/benchmarks.md, "The app trains as fast as the CLI").
+LIVE_REFRESH_SECONDS = 2.0
 if flash := st.session_state.pop(FLASH, None):
     st.warning(flash, icon=":material/info:")
 
@@ -42,7 +46,8 @@ def _start(config, data) -> None:
     st.rerun()
 
 
-@st.fragment(run_every=1.0 if registry.current is not None and registry.current.active else None)
+@st.fragment(run_every=LIVE_REFRESH_SECONDS if registry.current is not None
+             and registry.current.active else None)
 def live_view() -> None:
     job = registry.current
     snap = job.snapshot()
@@ -51,8 +56,10 @@ def live_view() -> None:
         st.rerun()  # the run just ended: redraw the whole page with its result
     st.session_state["watched_active"] = snap.active
     st.subheader(f"{job.config.preset} · {snap.status}")
-    st.progress(snap.fraction_done, text=f"epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}"
-                f", batch {snap.batch}/{snap.batches_per_epoch}")
+    st.progress(snap.fraction_done, text=(
+        f"epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}, batch {snap.batch}/"
+        f"{snap.batches_per_epoch}" if snap.epochs else
+        "starting: loading TensorFlow, the data and the model (a few seconds)"))
     cols = st.columns(4)
     cols[0].metric("Images / s", f"{snap.images_per_second:,.0f}")
     cols[1].metric("ETA", "-" if snap.eta_seconds is None else f"{snap.eta_seconds:,.0f} s")

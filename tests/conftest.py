@@ -10,6 +10,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("MNIST_DATA_DIR", str((ROOT.parent / "shared" / "mnist").resolve()))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The app trains in a child process (mnist_core.jobs.ProcessTrainingJob): tests/test_process_jobs.py
+# and the browser tests cover that. Elsewhere a thread is enough, and a few seconds faster per run.
+os.environ.setdefault("MNIST_LAB_TRAINING", "thread")
 
 
 @pytest.fixture(autouse=True)

@@ -185,3 +185,36 @@ def test_a_refused_history_write_does_not_stop_training(small_mnist, monkeypatch
     snap = job.snapshot()
     assert snap.status == "done" and refused == [1, 2]
     assert len(RunStore().get_run(snap.run_id).history) == 2
+
+
+def test_each_epoch_records_its_seconds_and_the_live_chart_stays_light(small_mnist):
+    from mnist_core import charts
+
+    result = train(TrainConfig.from_preset("fast", epochs=2, limit=600, seed=0), small_mnist)
+    assert [h["epoch"] for h in result.history] == [1, 2]
+    assert all(h["seconds"] > 0 for h in result.history)     # speed over whole epochs
+    losses = list(np.linspace(2.0, 0.1, 5000))
+    fig = charts.batch_curves(losses, [0.5] * 5000, 422)
+    x, y = fig.data[0].x, fig.data[0].y
+    assert len(x) == charts.LIVE_POINTS and x[-1] == 5000 / 422 and y[-1] == losses[-1]
+    assert x[0] == 1 / 422 and list(x) == sorted(x)
+    assert len(charts.batch_curves(losses[:50], [0.5] * 50, 422).data[0].x) == 50
+
+
+def test_training_pipelines_run_without_the_autotuner():
+    """With tf.data's autotuner on, about every other epoch began with a 1-2 s stall
+    (bench/epoch_gaps.py); every training pipeline turns it off."""
+    from mnist_core.config import Augmentation
+    from mnist_core.finetune import _weighted_pipeline
+    from mnist_core.training import _augmenter, _pipeline
+
+    x = np.zeros((8, 28, 28, 1), np.float32)
+    y = np.arange(8) % 10
+    pipelines = [_pipeline(x, y, 4, shuffle_seed=0),
+                 _pipeline(x, y, 4, shuffle_seed=0, one_hot=True,
+                           augmenter=_augmenter(Augmentation(), 0)),
+                 _pipeline(x, y, 4, shuffle_seed=None),
+                 _weighted_pipeline(x, y, 4, 0, one_hot=True)]
+    for ds in pipelines:
+        assert ds.options().autotune.enabled is False
+        assert sum(len(b[0]) for b in ds) == 8      # and still yields every image

@@ -72,7 +72,10 @@ def server(tmp_path_factory):
     _require_browser()
     port = _free_port()
     home = tmp_path_factory.mktemp("e2e-lab")
-    env = dict(os.environ, MNIST_LAB_HOME=str(home), PYTHONUNBUFFERED="1")
+    # Trainings in a child process, as the app does by default (tests/conftest.py picks
+    # threads for the rest of the suite).
+    env = dict(os.environ, MNIST_LAB_HOME=str(home), PYTHONUNBUFFERED="1",
+               MNIST_LAB_TRAINING="process")
     log = open(home / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",

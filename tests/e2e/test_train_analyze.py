@@ -4,22 +4,23 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import open_app, save_docs_screenshot, separate_chromium, settle
 
-BATCH_CHART_POINTS = """() => {
+BATCH_CHART_END = """() => {
   const plot = document.querySelector('.js-plotly-plot');
   // _fullData holds the decoded arrays (Plotly.py sends numpy data base64-encoded)
   const trace = plot && plot._fullData && plot._fullData[0];
-  return trace && trace.x ? trace.x.length : 0;
+  return trace && trace.x && trace.x.length ? trace.x[trace.x.length - 1] : 0;
 }"""
 
 
-def wait_for_growth(page, times: int = 2, timeout_ms: int = 60_000) -> list[int]:
-    """Sample the live per-batch chart until its data has grown `times` times."""
-    seen = [page.evaluate(BATCH_CHART_POINTS)]
+def wait_for_growth(page, times: int = 2, timeout_ms: int = 60_000) -> list[float]:
+    """Sample the live per-batch chart until its curve has reached further (its last point,
+    in epochs) `times` times. (The chart shows at most 400 points, so not its length.)"""
+    seen = [page.evaluate(BATCH_CHART_END)]
     waited = 0
     while len(seen) <= times and waited < timeout_ms:
         page.wait_for_timeout(500)
         waited += 500
-        points = page.evaluate(BATCH_CHART_POINTS)
+        points = page.evaluate(BATCH_CHART_END)
         if points > seen[-1]:
             seen.append(points)
     return seen

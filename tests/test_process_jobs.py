@@ -1,0 +1,146 @@
+"""Trainings in a child process (the app's default, mnist_core.child_training.ProcessTrainingJob):
+progress arrives, stop keeps the best model, failures and deaths are reported, and the child
+never outlives its job or its parent. Each test starts one child (TensorFlow's import: a few
+seconds), on small data."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import app_state
+from mnist_core.config import TrainConfig
+from mnist_core.data import Dataset
+from mnist_core.child_training import ProcessTrainingJob
+from mnist_core.jobs import JobRegistry
+from mnist_core.store import RunStore
+from tests.conftest import ROOT
+from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
+
+
+def _until(condition, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _ended(pid: int) -> bool:
+    """The process is gone, or a zombie waiting for its new parent to reap it."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _recorded_pid(run_id: str) -> int:
+    with RunStore()._connect() as db:
+        return db.execute("SELECT pid FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+
+
+def test_progress_arrives_and_stop_keeps_the_best_model_and_ends_the_child(small_mnist):
+    # An uploaded Kaggle CSV: no labelled test set, and it must reach the child.
+    kaggle = Dataset(small_mnist.x_train, small_mnist.y_train, None, None,
+                     "Kaggle CSV train.csv")
+    job = JobRegistry(child_process=True).start(
+        TrainConfig(epochs=50, batch_size=32, seed=0), kaggle, RunStore())
+    assert isinstance(job, ProcessTrainingJob)
+    _until(lambda: job.snapshot().epoch >= 1)
+    snap = job.snapshot()
+    assert snap.status == "running" and snap.batches_per_epoch == 85   # ceil(2700 / 32)
+    assert len(snap.batch_loss) >= 85 and snap.images_per_second > 0
+    assert snap.history[0]["epoch"] == 1 and snap.history[0]["seconds"] > 0
+    assert "1 of 50" not in job.describe() and "of 50)" in job.describe()
+    record = RunStore().get_run(snap.run_id)         # written by the child, as it goes
+    assert record.status == "running" and len(record.history) >= 1
+    assert record.data_source == "Kaggle CSV train.csv"
+    assert _recorded_pid(snap.run_id) == job.pid != os.getpid()
+
+    job.stop()
+    assert job.snapshot().status == "stopping"
+    assert job.join(timeout=120)
+    assert job.process.exitcode == 0 and not job.process.is_alive()   # the child has ended
+    snap = job.snapshot()
+    assert snap.status == "stopped" and 1 <= snap.epoch < 50 and snap.test_accuracy is None
+    record = RunStore().get_run(snap.run_id)
+    assert job.record == record and record.status == "stopped" and record.has_model
+    assert len(record.history) == snap.epoch
+    best = max(h["val_accuracy"] for h in record.history)
+    assert best > 0.8
+    model = job.result.model                          # the best weights, as saved
+    x_val = small_mnist.x_train[-300:]
+    assert model.predict(x_val, verbose=0).shape == (300, 10)
+
+
+def test_a_failure_in_the_child_is_reported_with_its_message(small_mnist):
+    bad = Dataset(small_mnist.x_train[:500], np.full(500, 12, np.int64), None, None,
+                  "labels out of range")
+    job = ProcessTrainingJob(TrainConfig(epochs=1), bad, RunStore()).start()
+    assert job.join(timeout=120)
+    snap = job.snapshot()
+    assert snap.status == "failed" and "label" in snap.error.lower()
+    record = RunStore().get_run(snap.run_id)
+    assert record.status == "failed" and record.error == snap.error
+    assert job.process.exitcode == 0
+
+
+def test_a_killed_child_is_a_failed_job_and_an_interrupted_run(small_mnist):
+    job = ProcessTrainingJob(TrainConfig(epochs=50, batch_size=32), small_mnist,
+                             RunStore()).start()
+    _until(lambda: job.snapshot().epoch >= 1)
+    os.kill(job.pid, signal.SIGKILL)              # out of memory, say
+    assert job.join(timeout=60)
+    snap = job.snapshot()
+    assert snap.status == "failed" and not snap.active
+    assert snap.error.startswith("the training process ended unexpectedly (killed by SIGKILL")
+    record = RunStore().get_run(snap.run_id)
+    assert record.status == "interrupted" and len(record.history) >= 1 and not record.has_model
+    assert f"run {record.id} is kept as interrupted after" in snap.error
+
+
+def test_the_child_stops_and_saves_when_its_parent_dies(tmp_path):
+    parent = subprocess.Popen([sys.executable, "-c", """
+import time
+from mnist_core.config import TrainConfig
+from mnist_core.data import Dataset, load_mnist
+from mnist_core.child_training import ProcessTrainingJob
+from mnist_core.store import RunStore
+
+d = load_mnist(allow_download=False)
+small = Dataset(d.x_train[:2000], d.y_train[:2000], d.x_test[:500], d.y_test[:500], "small")
+job = ProcessTrainingJob(TrainConfig(epochs=200, batch_size=32), small, RunStore()).start()
+while job.snapshot().batch == 0 and job.snapshot().epoch == 0:
+    time.sleep(0.05)
+print(job.pid, job.snapshot().run_id, flush=True)
+time.sleep(600)
+"""], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        child, run_id = parent.stdout.readline().split()
+    finally:
+        parent.kill()                                 # the server dies without a goodbye
+        parent.wait(timeout=30)
+    _until(lambda: _ended(int(child)), seconds=120)
+    record = RunStore().get_run(run_id)
+    assert record.status == "stopped" and record.has_model   # stopped cleanly, best kept
+    assert record.epochs_done < 200
+
+
+def test_the_train_page_trains_in_a_child_process(monkeypatch):
+    monkeypatch.setenv("MNIST_LAB_TRAINING", "process")     # the app's default
+    at = open_page("pages/1_Train.py")
+    by_label(at.select_slider, "Training images").set_value(1000)
+    by_label(at.number_input, "Epochs").set_value(1)
+    by_label(at.button, "Start training").click().run()
+    job = app_state.job_registry().current
+    assert isinstance(job, ProcessTrainingJob)
+    assert job.join(timeout=120) and job.snapshot().status == "done"
+    at.run()
+    assert any("test accuracy" in s.value for s in at.success)
+    run = app_state.store().list_runs()[0]
+    assert run.status == "done" and run.has_model and run.history[0]["seconds"] > 0
+    by_label(at.button, "Make it the active model").click().run()
+    assert not at.exception and at.session_state[app_state.ACTIVE_MODEL] == run.id
