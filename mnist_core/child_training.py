@@ -214,10 +214,13 @@ def _compact(dataset: Dataset) -> Dataset:
 
 
 def _expand(dataset: Dataset) -> Dataset:
+    """The reverse of `_compact`: the same float32 images the parent had."""
     import numpy as np
 
+    from .data import to_float_images
+
     def big(x):
-        return x.astype(np.float32) / 255.0 if x is not None and x.dtype == np.uint8 else x
+        return to_float_images(x) if x is not None and x.dtype == np.uint8 else x
 
     return Dataset(big(dataset.x_train), dataset.y_train, big(dataset.x_test), dataset.y_test,
                    dataset.source)

@@ -66,7 +66,7 @@ def augmentation_preview(images: np.ndarray, aug: Augmentation, copies: int = 3,
 
 def without_autotune(ds):
     """`ds` with tf.data's autotuner off. With it on, roughly every other epoch began with a
-    1.2-2.1 s stall between `on_epoch_begin` and the first batch (the old epoch's iterator
+    0.8-2.1 s stall between `on_epoch_begin` and the first batch (the old epoch's iterator
     being torn down waits for the autotuner's thread): 1.3 s in a 3.2 s `fast` epoch, at
     random, measured on 2 cores (bench/epoch_gaps.py). The pipeline is in-memory tensors, so
     there is nothing for the autotuner to tune; off, every epoch starts within 2 ms."""
