@@ -27,9 +27,10 @@ def wait_for_growth(page, times: int = 2, timeout_ms: int = 60_000) -> list[floa
 
 
 def start_run(page) -> None:
-    """fast preset, all 60,000 images, 2 epochs of batch 32: about a minute on two cores,
-    long enough to look at from several browsers; the test stops it early."""
-    for label, value in (("Epochs", "2"), ("Batch size", "32")):
+    """fast preset, all 60,000 images, 6 epochs of batch 32: a few minutes on two cores,
+    long enough to look at from several browsers (each look waits for two or three live
+    refreshes, 2 s apart) before the test stops it early."""
+    for label, value in (("Epochs", "6"), ("Batch size", "32")):
         field = page.get_by_label(label, exact=True)   # not its "Help for ..." button
         field.fill(value)
         field.press("Enter")
