@@ -243,13 +243,12 @@ class _ForwardingProgress(_RecordingProgress):
             self.flush()
 
     def flush(self) -> None:
-        snap = self.snapshot()
+        images_per_second, eta_seconds = self.speed()
         with self.lock:
             calls, self.calls = self.calls, []
             self.last_flush = time.monotonic()
             if calls:
-                live = {"images_per_second": snap.images_per_second,
-                        "eta_seconds": snap.eta_seconds}
+                live = {"images_per_second": images_per_second, "eta_seconds": eta_seconds}
                 _send(self.sender, ("progress", calls, live))
 
     def update(self, **fields) -> None:

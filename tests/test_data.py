@@ -17,6 +17,16 @@ def test_official_files_load_with_expected_shapes_and_ranges(mnist):
     assert list(mnist.y_train[:5]) == [5, 0, 4, 1, 9]  # the famous first labels
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.float64])
+def test_float_images_are_exactly_pixels_over_255(dtype):
+    # The one-pass conversion must give the very values of the plain formula (saved runs and
+    # the bundled model were trained on those), whatever integer or float type comes in.
+    pixels = np.arange(256 * 784).reshape(256, 784) % 256
+    images = data.to_float_images(pixels.astype(dtype))
+    assert images.shape == (256, 28, 28, 1) and images.dtype == np.float32
+    assert np.array_equal(images, (pixels.astype(np.float32) / 255.0).reshape(-1, 28, 28, 1))
+
+
 @pytest.fixture
 def idx_copy(tmp_path, mnist_dir):
     folder = tmp_path / "mnist"
