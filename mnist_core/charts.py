@@ -111,7 +111,11 @@ def batch_curves(losses: list[float], accuracies: list[float], batches_per_epoch
                      go.Scatter(x=x, y=accuracies, name="accuracy", mode="lines", yaxis="y2")])
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), title="Per batch",
                       xaxis_title="epoch", yaxis=dict(title="loss"),
-                      yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1]),
+                      # Its own round ticks (0-100% in quarters), not ticks aligned to the loss
+                      # axis's gridlines (which read 0.039, 0.236, ...).
+                      yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1],
+                                  tickmode="linear", tick0=0, dtick=0.25, tickformat=".0%",
+                                  showgrid=False),
                       legend=dict(orientation="h", y=-0.25))
     return fig
 

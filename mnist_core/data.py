@@ -59,8 +59,9 @@ class Dataset:
 def to_float_images(pixels: np.ndarray) -> np.ndarray:
     """uint8 (N, 28, 28) or (N, 784) -> float32 (N, 28, 28, 1) in [0, 1].
 
-    One pass into a preallocated array: the same values as `float32(pixels) / 255`, but the
-    70,000 MNIST images take 0.04 s instead of 0.9 s (no float32 copy divided into another)."""
+    One pass into a preallocated array: the same values as `float32(pixels) / 255` without
+    a 220 MB float32 temporary for the 70,000 MNIST images (less memory, and a little faster:
+    what it costs is mostly the OS handing out fresh memory, 0.06-0.3 s)."""
     pixels = np.asarray(pixels)
     images = np.empty(pixels.shape, np.float32)
     np.divide(pixels, np.float32(255), out=images, dtype=np.float32)

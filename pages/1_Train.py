@@ -68,11 +68,14 @@ def live_view() -> None:
     cols[3].metric("Validation accuracy",
                    f"{100 * last['val_accuracy']:.2f}%" if "val_accuracy" in last else "-")
     left, right = st.columns(2)
+    # No tool bar on the live charts: a touch screen shows it all the time, over the titles of
+    # charts that are redrawn every few seconds anyway.
+    live = {"displayModeBar": False}
     left.plotly_chart(charts.batch_curves(snap.batch_loss, snap.batch_accuracy,
-                                          snap.batches_per_epoch), key="batch_chart")
+                                          snap.batches_per_epoch), key="batch_chart", config=live)
     if snap.history:
         right.plotly_chart(charts.epoch_curves({"run": snap.history}, "accuracy"),
-                           key="epoch_chart")
+                           key="epoch_chart", config=live)
     else:
         right.caption("Train and validation accuracy per epoch appear after the first epoch.")
     if snap.status == "failed":
