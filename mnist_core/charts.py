@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,9 +131,14 @@ def epoch_curves(histories: dict[str, list[dict]], metric: str) -> go.Figure:
                         name=f"{prefix}train")
         fig.add_scatter(x=epochs, y=[h.get(f"val_{metric}") for h in history],
                         mode="lines+markers", name=f"{prefix}validation", line_dash="dash")
+    # Whole epochs only (Plotly's own ticks read 1, 1.5, 2...), at most ~10 labels; no axis
+    # title, the chart's title says "per epoch" (on a phone the axis title ran into the legend).
+    last = max((h["epoch"] for history in histories.values() for h in history), default=1)
+    step = max(1, math.ceil(last / 10))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10),
-                      title=f"{CURVE_METRICS.get(metric, metric)} per epoch", xaxis_title="epoch",
-                      legend=dict(orientation="h", y=-0.25))
+                      title=f"{CURVE_METRICS.get(metric, metric)} per epoch",
+                      xaxis=dict(tickmode="linear", tick0=1 if step == 1 else 0, dtick=step),
+                      legend=dict(orientation="h", y=-0.15))
     return fig
 
 

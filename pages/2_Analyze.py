@@ -84,7 +84,11 @@ picked = st.multiselect("Runs to compare", with_curves,
                         format_func=lambda r: choices[r].label)
 if picked:
     metric = st.radio("Metric", ["accuracy", "loss"], horizontal=True)
-    st.plotly_chart(charts.epoch_curves({r: choices[r].history for r in picked}, metric))
+    # Zoom stays (the last epochs differ by tenths of a percent); the rest of Plotly's tool
+    # bar goes: on a phone it covered the chart's title.
+    st.plotly_chart(charts.epoch_curves({r: choices[r].history for r in picked}, metric),
+                    config={"displaylogo": False, "modeBarButtonsToRemove": [
+                        "pan2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "toImage"]})
 else:
     st.caption("Train a run on the Train page to see its curves here.")
 with st.container(horizontal=True, gap="medium"):  # the model above, then the picked runs

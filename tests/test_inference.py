@@ -71,3 +71,16 @@ def test_chart_builders():
     assert charts.feature_grid(np.random.rand(28, 28, 8), columns=4).shape == (2 * 30 * 3, 4 * 30 * 3)
     curves = charts.epoch_curves({"a": [{"epoch": 1, "loss": 1.0, "val_loss": 1.2}]}, "loss")
     assert len(curves.data) == 2
+
+
+def test_epoch_curves_label_whole_epochs_only():
+    """Plotly's own ticks read 1, 1.5, 2 on a 3-epoch run; epochs are whole, and a 20-epoch
+    run gets every other one rather than 20 crowded labels on a phone."""
+    def axis(epochs):
+        history = [{"epoch": e, "accuracy": 0.9, "val_accuracy": 0.9} for e in range(1, epochs + 1)]
+        return charts.epoch_curves({"a": history, "b": history[:2]}, "accuracy").layout.xaxis
+
+    short, long = axis(3), axis(20)
+    assert (short.tickmode, short.tick0, short.dtick) == ("linear", 1, 1)
+    assert (long.tick0, long.dtick) == (0, 2)
+    assert short.title.text is None   # the chart's title already says "per epoch"
