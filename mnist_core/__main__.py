@@ -2,5 +2,8 @@
 import sys
 
 from .cli import main
+from .quiet import skip_final_collection
 
-sys.exit(main())
+code = main()
+skip_final_collection()
+sys.exit(code)

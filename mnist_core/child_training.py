@@ -287,7 +287,7 @@ def _child_main(config: TrainConfig, dataset: Dataset, home: str | None, sender,
         os.nice(nice)
     threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True,
                      name="parent-watch").start()
-    from .quiet import import_tensorflow_quietly
+    from .quiet import import_tensorflow_quietly, skip_final_collection
 
     import_tensorflow_quietly()
     store, run_id = None, None
@@ -321,6 +321,7 @@ def _child_main(config: TrainConfig, dataset: Dataset, home: str | None, sender,
         _send(sender, ("failed", message))
     finally:
         sender.close()
+        skip_final_collection()
 
 
 def _stop_when_orphaned(parent_pid: int, stop) -> None:

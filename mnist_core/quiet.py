@@ -1,4 +1,4 @@
-"""Silence TensorFlow's start-up chatter in the command line.
+"""Silence TensorFlow's start-up chatter in the command line, and skip its slow exit.
 
 TensorFlow 2.21 writes oneDNN and CUDA notices straight to file descriptor 2 before its
 logging is configured, so TF_CPP_MIN_LOG_LEVEL cannot hide them. We point descriptor 2 at
@@ -6,6 +6,7 @@ logging is configured, so TF_CPP_MIN_LOG_LEVEL cannot hide them. We point descri
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -24,3 +25,12 @@ def import_tensorflow_quietly() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def skip_final_collection() -> None:
+    """Call last in a process that imported TensorFlow. The ~350,000 objects its import leaves
+    make Python's final garbage collection at exit take 0.8 s (2 cores; 0.08 s after this), the
+    tail of every CLI command and of every app training run (the app waits for the child to
+    exit). Frozen, they are left to the OS; open files are still flushed and atexit handlers
+    still run."""
+    gc.freeze()
