@@ -60,13 +60,13 @@ def live_view() -> None:
         f"epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}, batch {snap.batch}/"
         f"{snap.batches_per_epoch}" if snap.epochs else
         "starting: loading TensorFlow, the data and the model (a few seconds)"))
-    cols = st.columns(4)
-    cols[0].metric("Images / s", f"{snap.images_per_second:,.0f}")
-    cols[1].metric("ETA", "-" if snap.eta_seconds is None else f"{snap.eta_seconds:,.0f} s")
-    cols[2].metric("Elapsed", f"{snap.elapsed_seconds:,.0f} s")
     last = snap.history[-1] if snap.history else {}
-    cols[3].metric("Validation accuracy",
-                   f"{100 * last['val_accuracy']:.2f}%" if "val_accuracy" in last else "-")
+    with st.container(horizontal=True):   # wraps, where four columns cut "98.6…" on tablets
+        st.metric("Images / s", f"{snap.images_per_second:,.0f}")
+        st.metric("ETA", "-" if snap.eta_seconds is None else f"{snap.eta_seconds:,.0f} s")
+        st.metric("Elapsed", f"{snap.elapsed_seconds:,.0f} s")
+        st.metric("Validation accuracy",
+                  f"{100 * last['val_accuracy']:.2f}%" if "val_accuracy" in last else "-")
     left, right = st.columns(2)
     # No tool bar on the live charts: a touch screen shows it all the time, over the titles of
     # charts that are redrawn every few seconds anyway.
