@@ -104,6 +104,15 @@ def job_registry():
     return JobRegistry(child_process=settings.training_in_process())
 
 
+@st.cache_resource(show_spinner=False)
+def live_figures():
+    """The Train page's live figures, built once for all watching browsers
+    (mnist_core.charts.SharedLiveFigures)."""
+    from mnist_core.charts import SharedLiveFigures
+
+    return SharedLiveFigures()
+
+
 @st.cache_resource(show_spinner="Loading MNIST...")
 def mnist():
     from mnist_core.data import load_mnist

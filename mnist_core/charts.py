@@ -4,6 +4,8 @@ from __future__ import annotations
 import base64
 import io
 import math
+import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,6 +121,31 @@ def batch_curves(losses: list[float], accuracies: list[float], batches_per_epoch
                                   showgrid=False),
                       legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+class SharedLiveFigures:
+    """The live view's two figures, built at most once per `max_age` seconds for every watching
+    browser together. Each watcher's live view refreshes every 2 s on its own clock; building
+    the two figures was 8.5 ms of the ~19 ms that each refresh costs the server (a class of 30
+    watching: ~0.3 of the server's 2 cores, taken from the training). A watcher sees curves at
+    most `max_age` older than its figures above them; a new run or a new epoch rebuilds at once."""
+
+    def __init__(self, max_age: float = 1.0, clock=time.monotonic) -> None:
+        self.max_age, self._clock = max_age, clock
+        self._lock = threading.Lock()
+        self._key, self._built_at, self._figures = None, float("-inf"), (None, None)
+
+    def get(self, run_key: object, snap) -> tuple[go.Figure, go.Figure | None]:
+        """(per-batch figure, per-epoch figure or None before the first epoch) for `snap`, a
+        progress snapshot of the run that `run_key` names. The figures are shared: read only."""
+        key = (run_key, len(snap.history))
+        with self._lock:   # concurrent watchers wait for one build rather than each building
+            if key != self._key or self._clock() - self._built_at >= self.max_age:
+                self._figures = (
+                    batch_curves(snap.batch_loss, snap.batch_accuracy, snap.batches_per_epoch),
+                    epoch_curves({"run": snap.history}, "accuracy") if snap.history else None)
+                self._key, self._built_at = key, self._clock()
+            return self._figures
 
 
 def epoch_curves(histories: dict[str, list[dict]], metric: str) -> go.Figure:

@@ -4,7 +4,6 @@ import streamlit as st
 
 import app_state
 import builder_view
-from mnist_core import charts
 from mnist_core.data import DataError
 
 app_state.setup_page()
@@ -71,11 +70,10 @@ def live_view() -> None:
     # No tool bar on the live charts: a touch screen shows it all the time, over the titles of
     # charts that are redrawn every few seconds anyway.
     live = {"displayModeBar": False}
-    left.plotly_chart(charts.batch_curves(snap.batch_loss, snap.batch_accuracy,
-                                          snap.batches_per_epoch), key="batch_chart", config=live)
-    if snap.history:
-        right.plotly_chart(charts.epoch_curves({"run": snap.history}, "accuracy"),
-                           key="epoch_chart", config=live)
+    per_batch, per_epoch = app_state.live_figures().get(job, snap)
+    left.plotly_chart(per_batch, key="batch_chart", config=live)
+    if per_epoch is not None:
+        right.plotly_chart(per_epoch, key="epoch_chart", config=live)
     else:
         right.caption("Train and validation accuracy per epoch appear after the first epoch.")
     if snap.status == "failed":

@@ -84,3 +84,26 @@ def test_epoch_curves_label_whole_epochs_only():
     assert (short.tickmode, short.tick0, short.dtick) == ("linear", 1, 1)
     assert (long.tick0, long.dtick) == (0, 2)
     assert short.title.text is None   # the chart's title already says "per epoch"
+
+
+def test_live_figures_are_built_once_per_refresh_for_all_watchers():
+    """Thirty watching browsers refresh on their own clocks; the server builds the two live
+    figures once per second for all of them, and at once for a new epoch or a new run."""
+    from types import SimpleNamespace
+
+    now = [0.0]
+    shared = charts.SharedLiveFigures(max_age=1.0, clock=lambda: now[0])
+    snap = SimpleNamespace(batch_loss=[1.0, 0.8], batch_accuracy=[0.3, 0.5],
+                           batches_per_epoch=4, history=[])
+    first = shared.get("run 1", snap)
+    assert first[1] is None and len(first[0].data[0].x) == 2
+    snap.batch_loss.append(0.7), snap.batch_accuracy.append(0.6)
+    now[0] = 0.9
+    assert shared.get("run 1", snap) is first                      # another watcher, same second
+    now[0] = 1.0
+    later = shared.get("run 1", snap)
+    assert later[0] is not first[0] and len(later[0].data[0].x) == 3
+    snap.history = [{"epoch": 1, "accuracy": 0.9, "val_accuracy": 0.92}]
+    with_epoch = shared.get("run 1", snap)                          # a new epoch: at once
+    assert with_epoch[1] is not None and len(with_epoch[1].data) == 2
+    assert shared.get("run 2", snap) is not with_epoch              # a new run: at once
