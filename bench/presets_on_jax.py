@@ -8,9 +8,9 @@ libraries) cannot be carried there. So the presets run through the lab's own loo
 `training.train` (same configs, same models, same split, optimizer, schedule, callbacks and
 test evaluation), with the input pipeline swapped: tf.data there becomes a
 `keras.utils.PyDataset` over the same in-memory arrays (shuffled each epoch), and the same
-augmentation layers run inside the jitted training step rather than in the pipeline. Times are the `train()` call, as in bench/presets.py. A
-teacher with an NVIDIA GPU and `tensorflow[and-cuda]` runs the real thing instead:
-`python bench/presets.py`.
+augmentation layers run inside the jitted training step rather than in the pipeline. Times
+are the `train()` call, as in bench/presets.py. A teacher with an NVIDIA GPU and
+`tensorflow[and-cuda]` runs the real thing instead: `python bench/presets.py`.
 
 Measured once (H100, 2026-11-26, docs/benchmarks.md): about 12 ms a step, slower than a
 2-vCPU CPU, so not yet a fair GPU figure; the first and later epochs are printed apart to
@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def array_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter=None,
                    one_hot=False):
-    """What `training._pipeline` builds with tf.data, as a PyDataset: same batches, same order
-    semantics (a fresh shuffle every epoch), augmentation applied per batch."""
+    """What `training._pipeline` builds with tf.data, as a PyDataset: same batches, a fresh
+    shuffle every epoch; `augmenter` (None here: see `augment_inside_the_model`) per batch."""
     import keras
 
     class ArrayBatches(keras.utils.PyDataset):
