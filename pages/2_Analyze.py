@@ -86,7 +86,8 @@ if picked:
     metric = st.radio("Metric", ["accuracy", "loss"], horizontal=True)
     # Zoom stays (the last epochs differ by tenths of a percent); the rest of Plotly's tool
     # bar goes: on a phone it covered the chart's title.
-    st.plotly_chart(charts.epoch_curves({r: choices[r].history for r in picked}, metric),
+    st.plotly_chart(charts.epoch_curves({choices[r].label: choices[r].history for r in picked},
+                                        metric),
                     config={"displaylogo": False, "modeBarButtonsToRemove": [
                         "pan2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "toImage"]})
 else:

@@ -1,4 +1,6 @@
 """The app's pages under Streamlit's AppTest: rendered and driven without a browser."""
+import json
+
 import numpy as np
 import pytest
 import streamlit as st
@@ -75,6 +77,9 @@ def test_analyze_compares_the_architectures_of_picked_runs_and_explains_unknown_
     at = open_page("pages/2_Analyze.py")          # the bundled model, compared with both runs
     by_label(at.multiselect, "Runs to compare").set_value(runs).run()
     assert not at.exception and len(at.get("plotly_chart")) == 2   # matrix + curves
+    curves = json.loads(at.get("plotly_chart")[1].proto.spec)["data"]   # named as in the picker
+    assert {c["name"] for c in curves} == {f"{store.get_run(r).title()} {kind}" for r in runs
+                                           for kind in ("train", "validation")}
     tables = [d.value for d in at.dataframe if "output shape" in d.value.columns]
     assert [t["parameters"].sum() for t in tables] == [325_994, 204_906]  # bundled, tutorial
     assert any(c.value.startswith("Architecture unknown: ") and "'lambda'" in c.value
