@@ -8,13 +8,11 @@ libraries) cannot be carried there. So the presets run through the lab's own loo
 `training.train` (same configs, same models, same split, optimizer, schedule, callbacks and
 test evaluation), with the input pipeline swapped: tf.data there becomes a
 `keras.utils.PyDataset` over the same in-memory arrays (shuffled each epoch), and the same
-augmentation layers run inside the jitted training step rather than in the pipeline. Times
-are the `train()` call, as in bench/presets.py. A teacher with an NVIDIA GPU and
+augmentation layers run per batch as one jitted function. Times are the `train()` call, as in bench/presets.py. A teacher with an NVIDIA GPU and
 `tensorflow[and-cuda]` runs the real thing instead: `python bench/presets.py`.
 
-Measured once (H100, 2026-11-26, docs/benchmarks.md): about 12 ms a step, slower than a
-2-vCPU CPU, so not yet a fair GPU figure; the first and later epochs are printed apart to
-find out where that time goes.
+Measured on an H100 (docs/benchmarks.md): most of each run is XLA compiling in the first
+epoch, so the first and later epochs are printed apart.
 """
 from __future__ import annotations
 
@@ -34,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def array_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter=None,
                    one_hot=False):
     """What `training._pipeline` builds with tf.data, as a PyDataset: same batches, a fresh
-    shuffle every epoch; `augmenter` (None here: see `augment_inside_the_model`) per batch."""
+    shuffle every epoch; `augmenter` (a `JittedAugmenter`) per batch."""
     import keras
 
     class ArrayBatches(keras.utils.PyDataset):
@@ -51,7 +49,7 @@ def array_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter
             rows = self.order[i * batch_size:(i + 1) * batch_size]
             images, labels = x[rows], y[rows]
             if augmenter is not None:
-                images = np.asarray(augmenter(images, training=True))
+                images = augmenter(images, training=True)
             if one_hot:
                 labels = np.eye(10, dtype="float32")[labels]
             return images, labels
@@ -63,30 +61,29 @@ def array_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter
     return ArrayBatches()
 
 
-def augment_inside_the_model(current: dict) -> None:
-    """Run the preset's augmentation layers inside the jitted training step, on the GPU, as a
-    first layer of the trained model (inactive when not training), instead of per batch on the
-    host: called eagerly per batch on JAX, the three layers cost about 70 ms a batch (lesson:
-    34 s an epoch). The saved float32 model is the network alone, as in the lab."""
-    import keras
+class JittedAugmenter:
+    """The preset's augmentation layers (`training._augmenter`) as one jitted function on the
+    default device, called per batch with a fresh stateless seed. Called eagerly per batch, the
+    three layers cost about 70 ms a batch on the GPU machine (op by op: `lesson` 34 s an epoch);
+    inside the jitted training step, XLA took minutes to compile them."""
 
-    from mnist_core import models, training
+    def __init__(self, augmenter, seed: int) -> None:
+        import jax
 
-    build, to_float32, make_augmenter = models.build_model, training.as_float32, training._augmenter
+        layers = augmenter.layers
+        self.seed, self.calls = seed, 0
 
-    def build_model(spec, precision):
-        net = build(spec, precision)
-        config = current.pop("config", None)
-        if config is None or not config.augment:
-            return net
-        return keras.Sequential([make_augmenter(config.augmentation, config.seed), net])
+        def augment(images, key):
+            for layer in layers:
+                change = layer.get_random_transformation(images, training=True, seed=key)
+                images = layer.transform_images(images, change, training=True)
+            return images
 
-    def as_float32(model, spec, precision):
-        net = model.layers[-1] if model.layers[0].name == "augmentation" else model
-        return to_float32(net, spec, precision)
+        self.augment = jax.jit(augment)
 
-    models.build_model, training.as_float32 = build_model, as_float32
-    training._augmenter = lambda aug, seed: None
+    def __call__(self, images, training: bool = True):
+        self.calls += 1
+        return self.augment(images, np.array([self.seed, self.calls], dtype="uint32"))
 
 
 def main() -> None:
@@ -104,25 +101,32 @@ def main() -> None:
     parser.add_argument("--precision", default="mixed_bfloat16",
                         choices=["float32", "mixed_bfloat16"])
     parser.add_argument("--limit", type=int, help="train on this many images (a quick check)")
+    parser.add_argument("--steps-per-execution", type=int, default=1, metavar="N",
+                        help="training steps per jitted call (the per-batch callbacks then see "
+                             "every Nth batch)")
     parser.add_argument("--json", metavar="FILE", help="also append results as JSON lines here")
     args = parser.parse_args()
 
     import jax
 
     training._pipeline = array_pipeline
-    current: dict = {}
-    augment_inside_the_model(current)
+    keras_augmenter = training._augmenter
+    training._augmenter = lambda aug, seed: JittedAugmenter(keras_augmenter(aug, seed), seed)
+    if args.steps_per_execution > 1:
+        compile_model = keras.Model.compile
+        keras.Model.compile = lambda self, **kw: compile_model(
+            self, steps_per_execution=args.steps_per_execution, **kw)
     dataset = load_mnist()
     device = str(jax.devices()[0].device_kind)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {device}, keras {keras.__version__} on "
-          f"{keras.backend.backend()} {jax.__version__}, precision={args.precision}")
+          f"{keras.backend.backend()} {jax.__version__}, precision={args.precision}, "
+          f"steps per execution {args.steps_per_execution}")
     print("| preset | test accuracy | training time (s) | s/epoch | first epoch (s) | "
           "later epochs (s) | epochs | parameters |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.presets:
         config = TrainConfig.from_preset(name, seed=args.seed, precision=args.precision,
                                          limit=args.limit)
-        current["config"] = config
         result = training.train(config, dataset)
         per_epoch = result.seconds / config.epochs
         images = args.limit or len(dataset.x_train)
@@ -131,6 +135,7 @@ def main() -> None:
                "seconds_per_epoch": per_epoch, "images_per_second": images_per_s,
                "epochs": config.epochs, "parameters": parameter_count(result.model),
                "device": device, "precision": args.precision, "backend": "jax",
+               "steps_per_execution": args.steps_per_execution,
                "epoch_seconds": [h["seconds"] for h in result.history]}
         later = row["epoch_seconds"][1:] or [float("nan")]
         print(f"| {name} | {100 * result.test_accuracy:.2f}% | {result.seconds:.1f} | "
