@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from . import settings
-from .data import DataError
+from .data import DataError, load_mnist_soon
 from .model_files import ModelError
 from .preprocess import ImageError
 from .quiet import import_tensorflow_quietly
@@ -118,7 +118,6 @@ def _follow(job):
 def cmd_train(args) -> int:
     from dataclasses import replace
 
-    from .data import load_mnist
     from .jobs import TrainingJob
     from .store import RunStore
 
@@ -130,8 +129,7 @@ def cmd_train(args) -> int:
     if args.spec:
         overrides |= {"spec": _read_spec(Path(args.spec)), "preset": "custom"}
     config = replace(base, **overrides)
-    dataset = load_mnist(args.data)
-    job = TrainingJob(config, dataset, store).start()
+    job = TrainingJob(config, args.dataset(), store).start()
     snap = _follow(job)
     if snap.status == "failed":
         raise ValueError(f"training failed: {snap.error}")
@@ -199,7 +197,6 @@ def _export(job, path: Path, args) -> None:
 
 def cmd_finetune(args) -> int:
     from . import finetune
-    from .data import load_mnist
     from .jobs import JobRegistry
     from .store import RunStore
 
@@ -212,7 +209,7 @@ def cmd_finetune(args) -> int:
     config.validate()
     store = RunStore()
     finetune.check_ready(store, config.source)   # before loading MNIST: say it at once
-    dataset = load_mnist(args.data)
+    dataset = args.dataset()
     job = finetune.start(JobRegistry(), store, config, dataset)
     snap = _follow(job)
     if snap.status == "failed":
@@ -248,11 +245,10 @@ def _load_model(ref):
 
 
 def cmd_evaluate(args) -> int:
-    from .data import load_mnist
     from .evaluation import evaluate
 
     model, name = _load_model(args.model)
-    dataset = load_mnist(args.data)
+    dataset = args.dataset()
     if dataset.x_test is None:
         raise DataError(f"{dataset.source} has no labelled test set to evaluate on")
     x, y = dataset.x_test, dataset.y_test
@@ -329,6 +325,8 @@ def cmd_runs(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("train", "finetune", "evaluate"):
+        args.dataset = load_mnist_soon(args.data)   # read while TensorFlow loads
     if args.command != "runs":
         import_tensorflow_quietly()
     handler = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,

@@ -138,6 +138,42 @@ def test_failed_download_is_reported_not_raised_raw(tmp_path, monkeypatch):
         load_mnist()
 
 
+
+def test_reading_ahead_gives_the_same_data_and_the_same_errors(idx_copy, monkeypatch):
+    """`load_mnist_soon` reads on a thread while the CLI imports TensorFlow; what it returns, and
+    how it fails, must be exactly `load_mnist`'s."""
+    ahead = data.load_mnist_soon(idx_copy)()
+    direct = load_mnist(idx_copy)
+    assert np.array_equal(ahead.x_train, direct.x_train) and np.array_equal(ahead.y_test,
+                                                                          direct.y_test)
+    assert ahead.source == direct.source
+    path = idx_copy / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        data.load_mnist_soon(idx_copy)()
+
+
+def test_reading_ahead_leaves_the_download_to_the_caller(tmp_path, monkeypatch, small_mnist):
+    """The thread never downloads (Keras must not be imported from two threads at once): when
+    nothing is on disk, the caller's own `load_mnist` finds nothing too and downloads."""
+    import threading
+
+    monkeypatch.setattr(settings, "project_data_dir", lambda: tmp_path / "nowhere")
+    monkeypatch.setattr(data, "keras_cache_file", lambda: tmp_path / "no-cache" / "mnist.npz")
+    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    calls = []
+    real = data.load_mnist
+
+    def recording(path=None, *, allow_download=True):
+        calls.append((threading.current_thread().name, allow_download))
+        if allow_download:
+            return small_mnist   # stands in for the download
+        return real(path, allow_download=False)
+
+    monkeypatch.setattr(data, "load_mnist", recording)
+    assert data.load_mnist_soon()() is small_mnist
+    assert calls == [("mnist-read", False), (threading.current_thread().name, True)]
+
 def test_split_validation_is_reproducible_and_disjoint():
     x = np.arange(100).reshape(100, 1)
     y = np.arange(100)
