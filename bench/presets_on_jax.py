@@ -8,8 +8,9 @@ libraries) cannot be carried there. So the presets run through the lab's own loo
 `training.train` (same configs, same models, same split, optimizer, schedule, callbacks and
 test evaluation), with the input pipeline swapped: tf.data there becomes a
 `keras.utils.PyDataset` over the same in-memory arrays (shuffled each epoch), and the same
-augmentation layers run per batch as one jitted function. Times are the `train()` call, as in bench/presets.py. A teacher with an NVIDIA GPU and
-`tensorflow[and-cuda]` runs the real thing instead: `python bench/presets.py`.
+augmentation layers run per batch as one jitted function. Times are the `train()` call, as
+in bench/presets.py. A teacher with an NVIDIA GPU and `tensorflow[and-cuda]` runs the real
+thing instead: `python bench/presets.py`.
 
 Measured on an H100 (docs/benchmarks.md): most of each run is XLA compiling in the first
 epoch, so the first and later epochs are printed apart.
