@@ -37,6 +37,25 @@ def cpu_model() -> str:
     return f"{name}, {flags}"
 
 
+def result_row(name: str, config, result, images: int, **extra) -> dict:
+    """One preset's figures as a JSON-able row (here and in bench/presets_on_jax.py): `images`
+    is the training set before the validation split; `extra` says where it ran."""
+    from mnist_core.models import parameter_count
+
+    per_epoch = result.seconds / config.epochs
+    return {"preset": name, "test_accuracy": result.test_accuracy, "seconds": result.seconds,
+            "seconds_per_epoch": per_epoch,
+            "images_per_second": images * (1 - config.validation_fraction) / per_epoch,
+            "epochs": config.epochs, "parameters": parameter_count(result.model),
+            "epoch_seconds": [h["seconds"] for h in result.history]} | extra
+
+
+def append_json(path: str | None, row: dict) -> None:
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
 def main() -> None:
     from mnist_core.presets import PRESETS
 
@@ -52,7 +71,7 @@ def main() -> None:
     import tensorflow as tf
 
     from mnist_core.data import load_mnist
-    from mnist_core.models import parameter_count, resolve_precision
+    from mnist_core.models import resolve_precision
     from mnist_core.config import TrainConfig
     from mnist_core.training import train
 
@@ -69,18 +88,12 @@ def main() -> None:
         result = train(config, dataset)
         used = os.times()
         busy = (used.user + used.system - cpu.user - cpu.system) / result.seconds
-        per_epoch = result.seconds / config.epochs
-        images_per_s = len(dataset.x_train) * (1 - config.validation_fraction) / per_epoch
-        row = {"preset": name, "test_accuracy": result.test_accuracy, "seconds": result.seconds,
-               "seconds_per_epoch": per_epoch, "images_per_second": images_per_s,
-               "epochs": config.epochs, "parameters": parameter_count(result.model),
-               "device": device, "cores_busy": busy, "precision": args.precision}
+        row = result_row(name, config, result, len(dataset.x_train), device=device,
+                         cores_busy=busy, precision=args.precision)
         print(f"| {name} | {100 * result.test_accuracy:.2f}% | {result.seconds:.1f} | "
-              f"{per_epoch:.1f} | {images_per_s:.0f} | {busy:.2f} | {config.epochs} | "
-              f"{row['parameters']:,} |", flush=True)
-        if args.json:
-            with open(args.json, "a") as f:
-                f.write(json.dumps(row) + "\n")
+              f"{row['seconds_per_epoch']:.1f} | {row['images_per_second']:.0f} | {busy:.2f} | "
+              f"{config.epochs} | {row['parameters']:,} |", flush=True)
+        append_json(args.json, row)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ epoch, so the first and later epochs are printed apart.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -93,8 +92,8 @@ def main() -> None:
     from mnist_core import training
     from mnist_core.config import TrainConfig
     from mnist_core.data import load_mnist
-    from mnist_core.models import parameter_count
     from mnist_core.presets import PRESETS
+    from presets import append_json, result_row   # bench/presets.py
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", default=list(PRESETS))
@@ -129,22 +128,14 @@ def main() -> None:
         config = TrainConfig.from_preset(name, seed=args.seed, precision=args.precision,
                                          limit=args.limit)
         result = training.train(config, dataset)
-        per_epoch = result.seconds / config.epochs
-        images = args.limit or len(dataset.x_train)
-        images_per_s = images * (1 - config.validation_fraction) / per_epoch
-        row = {"preset": name, "test_accuracy": result.test_accuracy, "seconds": result.seconds,
-               "seconds_per_epoch": per_epoch, "images_per_second": images_per_s,
-               "epochs": config.epochs, "parameters": parameter_count(result.model),
-               "device": device, "precision": args.precision, "backend": "jax",
-               "steps_per_execution": args.steps_per_execution,
-               "epoch_seconds": [h["seconds"] for h in result.history]}
+        row = result_row(name, config, result, args.limit or len(dataset.x_train),
+                         device=device, precision=args.precision, backend="jax",
+                         steps_per_execution=args.steps_per_execution)
         later = row["epoch_seconds"][1:] or [float("nan")]
         print(f"| {name} | {100 * result.test_accuracy:.2f}% | {result.seconds:.1f} | "
-              f"{per_epoch:.1f} | {row['epoch_seconds'][0]:.1f} | {np.median(later):.1f} | "
-              f"{config.epochs} | {row['parameters']:,} |", flush=True)
-        if args.json:
-            with open(args.json, "a") as f:
-                f.write(json.dumps(row) + "\n")
+              f"{row['seconds_per_epoch']:.1f} | {row['epoch_seconds'][0]:.1f} | "
+              f"{np.median(later):.1f} | {config.epochs} | {row['parameters']:,} |", flush=True)
+        append_json(args.json, row)
 
 
 if __name__ == "__main__":
