@@ -251,5 +251,5 @@ def estimate(slot, ed: builder.Editor, draft: builder.Draft) -> None:
                      "it down and be wrong).")
     else:
         slot.caption(f":material/timer: {builder.run_estimate(seconds, config.epochs)} on this "
-                     "machine, timed on a few batches (training steps only; validation adds a "
-                     "little).")
+                     "machine, timed on a few batches (training steps only: the first epoch also "
+                     "prepares the network, a second or two, and validation adds a little).")

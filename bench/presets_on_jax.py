@@ -101,9 +101,9 @@ def main() -> None:
     parser.add_argument("--precision", default="mixed_bfloat16",
                         choices=["float32", "mixed_bfloat16"])
     parser.add_argument("--limit", type=int, help="train on this many images (a quick check)")
-    parser.add_argument("--steps-per-execution", type=int, default=1, metavar="N",
-                        help="training steps per jitted call (the per-batch callbacks then see "
-                             "every Nth batch)")
+    parser.add_argument("--steps-per-execution", type=int, default=None, metavar="N",
+                        help="training steps per jitted call (default: the lab's own choice, "
+                             "training.steps_per_execution; the live curves see every Nth batch)")
     parser.add_argument("--json", metavar="FILE", help="also append results as JSON lines here")
     args = parser.parse_args()
 
@@ -112,15 +112,13 @@ def main() -> None:
     training._pipeline = array_pipeline
     keras_augmenter = training._augmenter
     training._augmenter = lambda aug, seed: JittedAugmenter(keras_augmenter(aug, seed), seed)
-    if args.steps_per_execution > 1:
-        compile_model = keras.Model.compile
-        keras.Model.compile = lambda self, **kw: compile_model(
-            self, steps_per_execution=args.steps_per_execution, **kw)
+    if args.steps_per_execution:
+        training.steps_per_execution = lambda spec, batch_size: args.steps_per_execution
     dataset = load_mnist()
     device = str(jax.devices()[0].device_kind)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {device}, keras {keras.__version__} on "
           f"{keras.backend.backend()} {jax.__version__}, precision={args.precision}, "
-          f"steps per execution {args.steps_per_execution}")
+          f"steps per execution {args.steps_per_execution or 'as the lab chooses'}")
     print("| preset | test accuracy | training time (s) | s/epoch | first epoch (s) | "
           "later epochs (s) | epochs | parameters |")
     print("|---|---|---|---|---|---|---|---|")
@@ -130,7 +128,8 @@ def main() -> None:
         result = training.train(config, dataset)
         row = result_row(name, config, result, args.limit or len(dataset.x_train),
                          device=device, precision=args.precision, backend="jax",
-                         steps_per_execution=args.steps_per_execution)
+                         steps_per_execution=training.steps_per_execution(
+                             config.spec, config.batch_size))
         later = row["epoch_seconds"][1:] or [float("nan")]
         print(f"| {name} | {100 * result.test_accuracy:.2f}% | {result.seconds:.1f} | "
               f"{row['seconds_per_epoch']:.1f} | {row['epoch_seconds'][0]:.1f} | "

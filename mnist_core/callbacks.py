@@ -14,7 +14,8 @@ EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 class LiveMetrics(keras.callbacks.Callback):
-    """Feeds a `Progress` after every batch and epoch, for live charts and ETAs. Each finished
+    """Feeds a `Progress` after every call into TensorFlow (a batch, or a group of cheap ones:
+    `training.steps_per_execution`) and every epoch, for live charts and ETAs. Each finished
     epoch's record also holds its wall `seconds` (training and validation), so a run's speed
     over whole epochs can be read from its history (bench/app_vs_cli.py, bench/load.py)."""
 
@@ -29,8 +30,10 @@ class LiveMetrics(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        self.batches = batch + 1
-        self.progress.end_batch(batch, float(logs.get("loss", np.nan)),
+        # With several steps per call into TensorFlow, Keras names the last batch a full group
+        # would reach, also for the epoch's shorter last group: count no further than the epoch.
+        self.batches = min(batch + 1, self.params.get("steps") or batch + 1)
+        self.progress.end_batch(self.batches - 1, float(logs.get("loss", np.nan)),
                                 float(logs.get("accuracy", np.nan)), self.batch_size)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -44,7 +47,8 @@ class LiveMetrics(keras.callbacks.Callback):
 
 class StopOnRequest(keras.callbacks.Callback):
     """Turns a stop request from another thread into `model.stop_training`, which Keras
-    checks after every batch: stopping is cooperative and never loses the weights."""
+    checks after every batch (or group of batches): stopping is cooperative and never loses
+    the weights."""
 
     def __init__(self, stop_event: threading.Event) -> None:
         super().__init__()

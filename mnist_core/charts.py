@@ -100,12 +100,12 @@ def confusion_heatmap(confusion: np.ndarray, normalise: bool) -> go.Figure:
 LIVE_POINTS = 400
 
 
-def batch_curves(losses: list[float], accuracies: list[float], batches_per_epoch: int,
-                 max_points: int = LIVE_POINTS) -> go.Figure:
-    """Per-batch running loss and accuracy; x in epochs so it lines up with the epoch chart.
-    At most `max_points` per curve, evenly spread, the latest batch always included (the
-    values are running means within each epoch: already smooth)."""
-    x = np.arange(1, len(losses) + 1) / max(batches_per_epoch, 1)
+def batch_curves(steps: list[int], losses: list[float], accuracies: list[float],
+                 batches_per_epoch: int, max_points: int = LIVE_POINTS) -> go.Figure:
+    """Per-batch running loss and accuracy at the run's batch counts `steps`; x in epochs so it
+    lines up with the epoch chart. At most `max_points` per curve, evenly spread, the latest
+    batch always included (the values are running means within each epoch: already smooth)."""
+    x = np.asarray(steps, float) / max(batches_per_epoch, 1)
     losses, accuracies = np.asarray(losses, float), np.asarray(accuracies, float)
     if len(x) > max_points:
         keep = np.unique(np.linspace(0, len(x) - 1, max_points).round().astype(int))
@@ -142,7 +142,8 @@ class SharedLiveFigures:
         with self._lock:   # concurrent watchers wait for one build rather than each building
             if key != self._key or self._clock() - self._built_at >= self.max_age:
                 self._figures = (
-                    batch_curves(snap.batch_loss, snap.batch_accuracy, snap.batches_per_epoch),
+                    batch_curves(snap.batch_steps, snap.batch_loss, snap.batch_accuracy,
+                                 snap.batches_per_epoch),
                     epoch_curves({"run": snap.history}, "accuracy") if snap.history else None)
                 self._key, self._built_at = key, self._clock()
             return self._figures

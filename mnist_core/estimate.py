@@ -34,7 +34,7 @@ class StepTiming:
     seconds_per_step: float
     batch_size: int
     precision: str       # as resolved: "float32" or "mixed_bfloat16"
-    steps_run: int       # after tracing
+    steps_run: int       # timed calls after tracing (each runs steps_per_execution steps)
 
     def per_epoch(self, n_train: int) -> float:
         """Seconds for one pass over `n_train` training images (the last batch may be short,
@@ -43,30 +43,36 @@ class StepTiming:
 
 
 def time_steps(spec: ModelSpec, batch_size: int, precision: str = "auto") -> StepTiming:
-    """Build and compile `spec` the way training does and run training steps on random images:
-    one to trace, WARM_UP_STEPS to settle, then the median of up to TIMED_STEPS (all within
-    TIME_BUDGET seconds after tracing)."""
+    """Build and compile `spec` the way training does (steps grouped per call into TensorFlow
+    as `training.steps_per_execution` groups them) and run training steps on random images:
+    one call to trace, WARM_UP_STEPS calls to settle, then the median of up to TIMED_STEPS
+    calls (all within TIME_BUDGET seconds after tracing), divided by the steps per call."""
     import keras
+    import tensorflow as tf
 
     from .models import build_model, resolve_precision
-    from .training import optimizer
+    from .training import optimizer, steps_per_execution, without_autotune
 
     precision = resolve_precision(precision)
+    group = steps_per_execution(spec, batch_size)
     rng = np.random.default_rng(0)
     x = rng.random((batch_size, *INPUT_SHAPE), dtype=np.float32)
     y = rng.integers(0, NUM_CLASSES, batch_size)
+    batches = without_autotune(tf.data.Dataset.from_tensors((x, y)).repeat())
     with _lock:
         model = build_model(spec, precision)
         model.compile(optimizer=optimizer("adam", 1e-3),
-                      loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
-        model.train_on_batch(x, y)                   # traces: not a training step's cost
+                      loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"],
+                      steps_per_execution=group)
+        model.fit(batches, steps_per_epoch=group, verbose=0, shuffle=False)  # traces only
+        feed = iter(batches)
         steps: list[float] = []
         deadline = time.perf_counter() + TIME_BUDGET
         while len(steps) < WARM_UP_STEPS + TIMED_STEPS and \
                 (not steps or time.perf_counter() < deadline):
             started = time.perf_counter()
-            model.train_on_batch(x, y)
-            steps.append(time.perf_counter() - started)
+            model.train_function(feed)
+            steps.append((time.perf_counter() - started) / group)
     # A slow stack may run out of time during the warm-up: then its (slightly high) fastest
     # step is the best measure there is.
     timed = steps[WARM_UP_STEPS:]

@@ -21,6 +21,9 @@ class Snapshot:
     batches_per_epoch: int = 0
     batch_loss: list[float] = field(default_factory=list)      # running mean within the epoch
     batch_accuracy: list[float] = field(default_factory=list)
+    # The run's batches done at each of those points: one point per call into TensorFlow, which
+    # may cover several batches (mnist_core.training.steps_per_execution).
+    batch_steps: list[int] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)          # one dict per finished epoch
     images_per_second: float = 0.0
     eta_seconds: float | None = None
@@ -70,6 +73,7 @@ class Progress:
         with self._lock:
             s = self._state
             return replace(s, batch_loss=list(s.batch_loss), batch_accuracy=list(s.batch_accuracy),
+                           batch_steps=list(s.batch_steps),
                            history=[dict(h) for h in s.history],
                            elapsed_seconds=time.monotonic() - self._started
                            if s.active else s.elapsed_seconds)
@@ -90,6 +94,7 @@ class Progress:
             s.batch = batch + 1
             s.batch_loss.append(loss)
             s.batch_accuracy.append(accuracy)
+            s.batch_steps.append(s.epoch * s.batches_per_epoch + s.batch)
             rate = s.batch / max(now - self._epoch_started, 1e-9)  # batches per second
             s.images_per_second = rate * batch_size
             remaining = (s.epochs - s.epoch) * s.batches_per_epoch - s.batch

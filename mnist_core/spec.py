@@ -220,6 +220,21 @@ class ModelSpec:
     def parameter_count(self) -> int:
         return sum(r.parameters for r in self.table())
 
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one image's forward pass through the convolutions and Dense layers
+        (pooling, batch norm and activations are cheap beside them): the work of a training
+        step, which a parameter count does not tell (a 3x3 kernel is applied at every pixel)."""
+        shape, total = INPUT_SHAPE, 0
+        for i, spec in enumerate(self.layers, 1):
+            out, params = _output(spec, shape, f"layer {i} ({spec.label})")
+            if spec.type == "conv2d":
+                bias = spec.get("filters") if spec.get("use_bias") else 0
+                total += out[0] * out[1] * (params - bias)
+            elif spec.type == "dense":
+                total += params - spec.get("units")
+            shape = out
+        return total
+
     def summary(self) -> str:
         """"Conv2D 32 3x3 relu → MaxPool 2x2 → ... (225,034 parameters)"."""
         return " → ".join(l.describe() for l in self.layers) + \

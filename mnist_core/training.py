@@ -18,6 +18,7 @@ from .config import Augmentation, TrainConfig
 from .data import NUM_CLASSES, Dataset, split_validation
 from .models import resolve_precision
 from .progress import Progress
+from .spec import ModelSpec
 
 
 @dataclass
@@ -93,6 +94,24 @@ def _pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter=None
     return without_autotune(ds.prefetch(tf.data.AUTOTUNE))
 
 
+# Keras calls into TensorFlow once per `steps_per_execution` training steps. Each call costs
+# ~1.5 ms of Python and dispatch (our callbacks included): 15-20% of a `fast` step on two CPU
+# cores, nothing beside a `best` step. So cheap steps run in groups of about this much work,
+# at most MAX_STEPS_PER_EXECUTION at a time. Callbacks (live curves, a Stop request) run after
+# each group: ~60 ms of `fast` here, a few tenths of a second on a slow laptop, still well
+# inside the live view's 2 s refresh (docs/benchmarks.md, "Steps per execution").
+MULTIPLY_ADDS_PER_EXECUTION = 800_000_000
+MAX_STEPS_PER_EXECUTION = 8
+
+
+def steps_per_execution(spec: ModelSpec, batch_size: int) -> int:
+    """Training steps per call into TensorFlow: 8 for `fast` and `dense-only` at batch 128, 5 for
+    the tutorial, 2 for the Keras example, 1 for `lesson` and `best`. The same weights come out
+    either way; only the Python between steps is saved."""
+    per_step = spec.multiply_adds() * batch_size
+    return max(1, min(MAX_STEPS_PER_EXECUTION, MULTIPLY_ADDS_PER_EXECUTION // max(per_step, 1)))
+
+
 def optimizer(name: str, rate):
     import keras
 
@@ -105,8 +124,9 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
           stop_event: threading.Event | None = None) -> TrainResult:
     """Train `config` on `dataset`; return the best-validation model and its test metrics.
 
-    A stop request ends training at the next batch boundary; the result is then "stopped" but
-    still carries the best weights seen (never lost).
+    A stop request ends training after the current group of batches (`steps_per_execution`, at
+    most 8, well under a second); the result is then "stopped" but still carries the best
+    weights seen (never lost).
     """
     import keras
 
@@ -129,7 +149,8 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
     one_hot = config.label_smoothing > 0
     loss = (keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
             if one_hot else keras.losses.SparseCategoricalCrossentropy())
-    model.compile(optimizer=optimizer(config.optimizer, rate), loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=optimizer(config.optimizer, rate), loss=loss, metrics=["accuracy"],
+                  steps_per_execution=steps_per_execution(config.spec, config.batch_size))
 
     augmenter = _augmenter(config.augmentation, config.seed) if config.augment else None
     train_ds = _pipeline(x_tr, y_tr, config.batch_size, shuffle_seed=config.seed,

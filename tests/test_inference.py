@@ -93,11 +93,11 @@ def test_live_figures_are_built_once_per_refresh_for_all_watchers():
 
     now = [0.0]
     shared = charts.SharedLiveFigures(max_age=1.0, clock=lambda: now[0])
-    snap = SimpleNamespace(batch_loss=[1.0, 0.8], batch_accuracy=[0.3, 0.5],
+    snap = SimpleNamespace(batch_steps=[1, 2], batch_loss=[1.0, 0.8], batch_accuracy=[0.3, 0.5],
                            batches_per_epoch=4, history=[])
     first = shared.get("run 1", snap)
     assert first[1] is None and len(first[0].data[0].x) == 2
-    snap.batch_loss.append(0.7), snap.batch_accuracy.append(0.6)
+    snap.batch_steps.append(3), snap.batch_loss.append(0.7), snap.batch_accuracy.append(0.6)
     now[0] = 0.9
     assert shared.get("run 1", snap) is first                      # another watcher, same second
     now[0] = 1.0

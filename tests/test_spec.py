@@ -30,6 +30,15 @@ def test_every_preset_is_data_that_keras_agrees_with(name):
     assert_matches_keras(spec)
 
 
+def test_multiply_adds_count_each_kernel_at_every_output_pixel():
+    """`fast` by hand: 26x26 pixels x 3x3x1x16, 11x11 x 3x3x16x32, 800x128, 128x10."""
+    assert PRESETS["fast"].spec.multiply_adds() == (
+        26 * 26 * 9 * 16 + 11 * 11 * 9 * 16 * 32 + 800 * 128 + 128 * 10)
+    no_bias = spec_of({"type": "conv2d", "filters": 4, "kernel": 3, "stride": 2,
+                       "padding": "same", "use_bias": False}, {"type": "flatten"}, SOFTMAX)
+    assert no_bias.multiply_adds() == 14 * 14 * 9 * 4 + 14 * 14 * 4 * 10
+
+
 def test_every_layer_type_and_option_builds_with_the_shapes_we_predict():
     spec = spec_of(
         {"type": "conv2d", "filters": 6, "kernel": 5, "stride": 2, "padding": "same",

@@ -151,6 +151,7 @@ def test_snapshot_is_a_copy_safe_to_read_while_training():
     snap = progress.snapshot()
     progress.end_batch(0, 1.0, 0.5, 32)
     assert snap.batch_loss == [] and progress.snapshot().batch_loss == [1.0]
+    assert snap.batch_steps == [] and progress.snapshot().batch_steps == [1]
     assert progress.snapshot().fraction_done == pytest.approx(0.1)
 
 
@@ -193,12 +194,32 @@ def test_each_epoch_records_its_seconds_and_the_live_chart_stays_light(small_mni
     result = train(TrainConfig.from_preset("fast", epochs=2, limit=600, seed=0), small_mnist)
     assert [h["epoch"] for h in result.history] == [1, 2]
     assert all(h["seconds"] > 0 for h in result.history)     # speed over whole epochs
-    losses = list(np.linspace(2.0, 0.1, 5000))
-    fig = charts.batch_curves(losses, [0.5] * 5000, 422)
+    losses, steps = list(np.linspace(2.0, 0.1, 5000)), list(range(1, 5001))
+    fig = charts.batch_curves(steps, losses, [0.5] * 5000, 422)
     x, y = fig.data[0].x, fig.data[0].y
     assert len(x) == charts.LIVE_POINTS and x[-1] == 5000 / 422 and y[-1] == losses[-1]
     assert x[0] == 1 / 422 and list(x) == sorted(x)
-    assert len(charts.batch_curves(losses[:50], [0.5] * 50, 422).data[0].x) == 50
+    assert len(charts.batch_curves(steps[:50], losses[:50], [0.5] * 50, 422).data[0].x) == 50
+
+
+def test_cheap_steps_run_in_groups_and_the_live_curve_keeps_its_place(small_mnist):
+    """`fast` runs 8 training steps per call into TensorFlow (a `best` step, 1): the curve then
+    has a point per group, each at the run's batch count, so the x axis still reads epochs."""
+    from mnist_core import charts
+    from mnist_core.presets import get_preset
+    from mnist_core.training import steps_per_execution
+
+    assert steps_per_execution(get_preset("fast").config.spec, 128) == 8
+    assert steps_per_execution(get_preset("best").config.spec, 128) == 1
+    assert steps_per_execution(get_preset("fast").config.spec, 2048) == 1
+    progress = Progress()
+    result = train(TrainConfig.from_preset("fast", epochs=2, limit=2500, seed=0), small_mnist,
+                   progress)     # 2,250 training images: 18 batches an epoch, 3 groups
+    snap = progress.snapshot()
+    assert result.status == "done" and snap.batches_per_epoch == 18
+    assert snap.batch_steps == [8, 16, 18, 26, 34, 36] and len(snap.batch_loss) == 6
+    assert list(charts.batch_curves(snap.batch_steps, snap.batch_loss, snap.batch_accuracy,
+                                    18).data[0].x) == [s / 18 for s in snap.batch_steps]
 
 
 def test_training_pipelines_run_without_the_autotuner():
