@@ -6,7 +6,7 @@ Per-session choices (which model is active) live in `st.session_state` under the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import streamlit as st
 
@@ -328,19 +328,21 @@ def qr_code(url: str) -> bytes:
 # --- builder ---------------------------------------------------------------------------------
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _step_timing(layers_json: str, batch_size: int, precision: str):
+def _step_timing(layers_json: str, batch_size: int, precision: str, augmentation_json: str):
     import json
 
+    from mnist_core.config import Augmentation
     from mnist_core.estimate import time_steps
     from mnist_core.spec import ModelSpec
 
     spec = ModelSpec.from_dict({"name": "timing", "layers": json.loads(layers_json)})
-    return time_steps(spec, batch_size, precision)
+    augmentation = Augmentation(**json.loads(augmentation_json)) if augmentation_json else None
+    return time_steps(spec, batch_size, precision, augmentation)
 
 
 def seconds_per_epoch(config, n_images: int) -> float | None:
     """Measured seconds per epoch of `config` on this machine, timed once per (architecture,
-    batch size, precision) for the whole process; None while a job trains: timing would slow
+    batch size, precision, augmentation) for the whole process; None while a job trains: timing would slow
     the run down and be slowed by it."""
     import json
 
@@ -348,7 +350,8 @@ def seconds_per_epoch(config, n_images: int) -> float | None:
     if job is not None and job.active:
         return None
     layers = json.dumps(config.spec.to_dict()["layers"], sort_keys=True)  # not the name
-    timing = _step_timing(layers, config.batch_size, config.precision)
+    augmentation = json.dumps(asdict(config.augmentation)) if config.augment else ""
+    timing = _step_timing(layers, config.batch_size, config.precision, augmentation)
     return timing.per_epoch(config.training_images(n_images))
 
 

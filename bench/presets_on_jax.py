@@ -62,7 +62,7 @@ def array_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter
 
 
 class JittedAugmenter:
-    """The preset's augmentation layers (`training._augmenter`) as one jitted function on the
+    """The preset's augmentation layers (`training.augmenter`) as one jitted function on the
     default device, called per batch with a fresh stateless seed. Called eagerly per batch, the
     three layers cost about 70 ms a batch on the GPU machine (op by op: `lesson` 34 s an epoch);
     inside the jitted training step, XLA took minutes to compile them."""
@@ -110,8 +110,8 @@ def main() -> None:
     import jax
 
     training._pipeline = array_pipeline
-    keras_augmenter = training._augmenter
-    training._augmenter = lambda aug, seed: JittedAugmenter(keras_augmenter(aug, seed), seed)
+    keras_augmenter = training.augmenter
+    training.augmenter = lambda aug, seed: JittedAugmenter(keras_augmenter(aug, seed), seed)
     if args.steps_per_execution:
         training.steps_per_execution = lambda spec, batch_size: args.steps_per_execution
     dataset = load_mnist()

@@ -100,7 +100,7 @@ def fine_tune(args, data):
     from mnist_core.models import build_model, resolve_precision
     from mnist_core.presets import get_preset
     from mnist_core.synthetic import train_seed
-    from mnist_core.training import _augmenter, _pipeline, as_float32
+    from mnist_core.training import augmenter, _pipeline, as_float32
 
     preset = get_preset("best").config
     x_tr, y_tr, x_val, y_val = split_validation(data.x_train, data.y_train, 0.1, 0)
@@ -128,7 +128,7 @@ def fine_tune(args, data):
     rate = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(rate), metrics=["accuracy"],
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=preset.label_smoothing))
-    train_ds = _pipeline(x, y, 128, shuffle_seed=0, augmenter=_augmenter(preset.augmentation, 0),
+    train_ds = _pipeline(x, y, 128, shuffle_seed=0, augmenter=augmenter(preset.augmentation, 0),
                          one_hot=True)
     val_ds = _pipeline(x_v, y_v, 1000, shuffle_seed=None, one_hot=True)
     best_weights, best_acc, history = None, -1.0, []

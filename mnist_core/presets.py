@@ -1,7 +1,8 @@
 """The presets: named (architecture, settings) pairs, written as data.
 
-Measured figures in the descriptions come from `bench/presets.py` on the 2-core CI machine
-(see docs/benchmarks.md); update both together.
+Measured figures in the descriptions come from `bench/presets.py` on two 2-core machines, one
+with AVX-512 and one with AVX2 only (docs/benchmarks.md, "Both kinds of CPU"); update both
+together.
 """
 from __future__ import annotations
 
@@ -83,22 +84,24 @@ def _preset(name: str, description: str, spec: ModelSpec, **settings) -> Preset:
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     _preset("tutorial", "The original Kaggle tutorial CNN (Conv 8-16, Dense 256): 205k "
-            "parameters, 98.7% test accuracy, 4 s/epoch on 2 CPU cores.",
+            "parameters, 98.7% test accuracy, 4-5 s/epoch on 2 AVX-512 CPU cores, 18 s on "
+            "AVX2-only ones.",
             TUTORIAL, epochs=10, batch_size=250, learning_rate=1e-3, schedule="constant",
             augment=True),
     _preset("keras-example", "Keras' official simple MNIST convnet (Conv 32-64): 35k "
-            "parameters, 99.1%, 4 s/epoch.",
+            "parameters, 99.1%, 4-10 s/epoch (AVX-512), 20 s (AVX2 only).",
             KERAS_EXAMPLE, epochs=15, batch_size=128, learning_rate=1e-3, schedule="constant"),
     _preset("fast", "Ours, shortest time to 99% on a CPU (Conv 16-32, warm-up + cosine rate): "
-            "109k parameters, 99.1% in 4 epochs, 20 s of training on 2 CPU cores.",
+            "109k parameters, 99.1% in 4 epochs: 16-19 s of training on 2 AVX-512 CPU cores, "
+            "under a minute on AVX2-only ones.",
             FAST, epochs=4, batch_size=128, learning_rate=3e-3, schedule="one-cycle"),
     _preset("best", "Ours, highest accuracy (batch-norm CNN, augmentation, label smoothing): "
-            "326k parameters, 99.66%, 39 s/epoch.",
+            "326k parameters, 99.66%, 39-81 s/epoch (AVX-512), over 3 min (AVX2 only).",
             BEST, epochs=20, batch_size=128, learning_rate=3e-3, schedule="one-cycle",
             label_smoothing=0.05, augment=True),
     _preset("lesson", "Ours, a strong model within one lesson (batch-norm CNN, mild augmentation, "
             "label smoothing, 8 epochs): 198k parameters, 99.5% in under 3 minutes of "
-            "training on 2 CPU cores.",
+            "training on 2 AVX-512 CPU cores, 6.5 minutes on AVX2-only ones.",
             LESSON, epochs=8, batch_size=128, learning_rate=5e-3, schedule="one-cycle",
             label_smoothing=0.1, augment=True,
             augmentation=Augmentation(rotation_degrees=8, zoom=0.08, shift=0.08),
@@ -107,7 +110,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
             precision="float32"),
     _preset("dense-only", "No convolution: Flatten, Dense 256, Dense 10. About as many "
             "parameters as the tutorial CNN (204k), to show what convolution buys: "
-            "97.9% against the tutorial's 98.7%, 1.5 s/epoch.",
+            "97.9% against the tutorial's 98.7%, 1.5-2 s/epoch.",
             DENSE_ONLY, epochs=10, batch_size=128, learning_rate=1e-3, schedule="constant"),
 )}
 DEFAULT_PRESET = "fast"

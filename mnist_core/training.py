@@ -33,7 +33,8 @@ class TrainResult:
     data_source: str
 
 
-def _augmenter(aug: Augmentation, seed: int):
+def augmenter(aug: Augmentation, seed: int):
+    """The random rotation, zoom and shift that training applies to each batch."""
     import keras
 
     return keras.Sequential([
@@ -59,8 +60,8 @@ def learning_rate(schedule: str, peak: float, steps: int):
 def augmentation_preview(images: np.ndarray, aug: Augmentation, copies: int = 3,
                          seed: int = 0) -> np.ndarray:
     """A grid: the original `images` in the top row, `copies` augmented versions below."""
-    augmenter = _augmenter(aug, seed)
-    rows = [images[..., 0]] + [np.asarray(augmenter(images, training=True))[..., 0]
+    jitter = augmenter(aug, seed)
+    rows = [images[..., 0]] + [np.asarray(jitter(images, training=True))[..., 0]
                                for _ in range(copies)]
     return np.vstack([np.hstack(list(row)) for row in rows])
 
@@ -152,9 +153,9 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
     model.compile(optimizer=optimizer(config.optimizer, rate), loss=loss, metrics=["accuracy"],
                   steps_per_execution=steps_per_execution(config.spec, config.batch_size))
 
-    augmenter = _augmenter(config.augmentation, config.seed) if config.augment else None
+    jitter = augmenter(config.augmentation, config.seed) if config.augment else None
     train_ds = _pipeline(x_tr, y_tr, config.batch_size, shuffle_seed=config.seed,
-                         augmenter=augmenter, one_hot=one_hot)
+                         augmenter=jitter, one_hot=one_hot)
     val_ds = (_pipeline(x_val, y_val, 1000, shuffle_seed=None, one_hot=one_hot)
               if len(x_val) else None)
     keep_best = KeepBest()

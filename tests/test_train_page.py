@@ -264,6 +264,21 @@ def test_no_timing_while_a_job_trains(monkeypatch):
     assert app_state.seconds_per_epoch(TrainConfig(), 60_000) > 0
 
 
+def test_the_timing_augments_when_the_run_will(monkeypatch):
+    from mnist_core import estimate
+    from mnist_core.config import TrainConfig
+
+    asked = []
+    monkeypatch.setattr(estimate, "time_steps", lambda spec, batch, precision, aug: (
+        asked.append(aug), estimate.StepTiming(0.01, batch, "float32", 7))[1])
+    app_state._step_timing.clear()
+    lesson = TrainConfig.from_preset("lesson")
+    assert app_state.seconds_per_epoch(lesson, 60_000) > 0
+    assert app_state.seconds_per_epoch(TrainConfig.from_preset("fast"), 60_000) > 0
+    assert asked == [lesson.augmentation, None]
+    app_state._step_timing.clear()
+
+
 def test_the_augmentation_preview_uses_the_starts_augmentation():
     at = open_page(TRAIN)
     by_label(at.selectbox, "Start from").set_value("preset:best").run()

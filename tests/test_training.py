@@ -227,13 +227,13 @@ def test_training_pipelines_run_without_the_autotuner():
     (bench/epoch_gaps.py); every training pipeline turns it off."""
     from mnist_core.config import Augmentation
     from mnist_core.finetune import _weighted_pipeline
-    from mnist_core.training import _augmenter, _pipeline
+    from mnist_core.training import augmenter, _pipeline
 
     x = np.zeros((8, 28, 28, 1), np.float32)
     y = np.arange(8) % 10
     pipelines = [_pipeline(x, y, 4, shuffle_seed=0),
                  _pipeline(x, y, 4, shuffle_seed=0, one_hot=True,
-                           augmenter=_augmenter(Augmentation(), 0)),
+                           augmenter=augmenter(Augmentation(), 0)),
                  _pipeline(x, y, 4, shuffle_seed=None),
                  _weighted_pipeline(x, y, 4, 0, one_hot=True)]
     for ds in pipelines:
