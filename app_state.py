@@ -342,8 +342,8 @@ def _step_timing(layers_json: str, batch_size: int, precision: str, augmentation
 
 def seconds_per_epoch(config, n_images: int) -> float | None:
     """Measured seconds per epoch of `config` on this machine, timed once per (architecture,
-    batch size, precision, augmentation) for the whole process; None while a job trains: timing would slow
-    the run down and be slowed by it."""
+    batch size, precision, augmentation) for the whole process; None while a job trains:
+    timing would slow the run down and be slowed by it."""
     import json
 
     job = job_registry().current

@@ -224,15 +224,13 @@ class ModelSpec:
         """Multiply-adds of one image's forward pass through the convolutions and Dense layers
         (pooling, batch norm and activations are cheap beside them): the work of a training
         step, which a parameter count does not tell (a 3x3 kernel is applied at every pixel)."""
-        shape, total = INPUT_SHAPE, 0
-        for i, spec in enumerate(self.layers, 1):
-            out, params = _output(spec, shape, f"layer {i} ({spec.label})")
-            if spec.type == "conv2d":
-                bias = spec.get("filters") if spec.get("use_bias") else 0
-                total += out[0] * out[1] * (params - bias)
+        total = 0
+        for spec, row in zip(self.layers, self.table()):
+            if spec.type == "conv2d":      # each weight (not the biases) at every output pixel
+                biases = spec.get("filters") if spec.get("use_bias") else 0
+                total += row.output_shape[0] * row.output_shape[1] * (row.parameters - biases)
             elif spec.type == "dense":
-                total += params - spec.get("units")
-            shape = out
+                total += row.parameters - spec.get("units")
         return total
 
     def summary(self) -> str:
