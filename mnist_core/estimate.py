@@ -51,8 +51,8 @@ def time_steps(spec: ModelSpec, batch_size: int, precision: str = "auto",
     calls (all within TIME_BUDGET seconds after tracing), divided by the steps per call.
 
     With `augmentation`, every batch is augmented on the way in, in parallel as in training:
-    on two cores it competes with the steps (~9 ms a batch of 128 on an AVX2-only CPU, a
-    quarter of `lesson`'s gap between estimate and real epoch there)."""
+    on two cores it competes with the steps (~9 ms a batch of 128 on an AVX2-only CPU for a
+    rotation, a zoom and a shift)."""
     import keras
     import tensorflow as tf
 
