@@ -67,38 +67,38 @@ def test_add_goes_before_the_output_by_default_with_the_types_defaults():
 
 
 def test_remove_and_move_keep_ids_with_their_layers():
-    ed = _editor("fast")
-    first_id, second_id = ed.ids[:2]
-    key = ed.key(0, "filters")
-    ed.move(0, 1)
-    assert _types(ed)[:2] == ["maxpool", "conv2d"] and ed.ids[:2] == [second_id, first_id]
-    assert ed.key(1, "filters") == key                     # the widget follows its layer
+    ed = _editor("fast")                  # Conv2D, Conv2D, MaxPool, Flatten, ...
+    first_id, second_id = ed.ids[1:3]
+    key = ed.key(1, "filters")
+    ed.move(1, 1)
+    assert _types(ed)[1:3] == ["maxpool", "conv2d"] and ed.ids[1:3] == [second_id, first_id]
+    assert ed.key(2, "filters") == key                     # the widget follows its layer
     ed.move(0, -1)                                          # past the top: nothing happens
     ed.move(len(ed.layers) - 1, 1)                          # past the bottom: nothing either
-    assert _types(ed)[:2] == ["maxpool", "conv2d"]
-    assert ed.index_of(first_id) == 1
-    ed.remove(1)
+    assert _types(ed)[:3] == ["conv2d", "maxpool", "conv2d"]
+    assert ed.index_of(first_id) == 2
+    ed.remove(2)
     assert ed.index_of(first_id) is None and first_id not in ed.ids
-    assert len(ed.layers) == len(ed.ids) == 7
+    assert len(ed.layers) == len(ed.ids) == 6
 
 
 def test_positions_are_labelled_by_the_layer_they_precede():
     ed = _editor("fast")
-    assert ed.default_position() == 7
+    assert ed.default_position() == 6
     assert ed.position_label(0) == "before layer 1 (Conv2D)"
-    assert ed.position_label(7) == "before layer 8 (Dense)"
-    assert ed.position_label(8) == "at the end"
+    assert ed.position_label(6) == "before layer 7 (Dense)"
+    assert ed.position_label(7) == "at the end"
 
 
 def test_an_edited_stack_is_custom_with_an_edited_name_and_reverting_undoes_it():
     ed = _editor("fast")
     ed.set_field(0, "filters", 8)
-    assert ed.changed and ed.describe(0) == "Conv2D 8 3x3 relu"
+    assert ed.changed and ed.describe(0) == "Conv2D 8 5x5 stride 2 relu"
     config = ed.config()
     assert config.preset == "custom" and config.spec.name == "fast (edited)"
     assert config.spec.layers[0].get("filters") == 8
     # half the filters: half of conv 1's weights, and conv 2 sees half the channels
-    assert ed.draft().total == 108_618 - (16 - 8) * (9 + 1) - 3 * 3 * (16 - 8) * 32
+    assert ed.draft().total == 108_874 - (16 - 8) * (25 + 1) - 3 * 3 * (16 - 8) * 32
     ed.set_field(0, "filters", 16)
     assert not ed.changed and ed.config().preset == "fast" and ed.config().spec.name == "fast"
 
@@ -174,9 +174,9 @@ def test_a_field_out_of_range_or_of_the_wrong_type_names_the_layer_and_field(fie
 def test_a_stack_that_runs_out_of_map_names_the_layer_and_why():
     ed = _editor("fast")
     for _ in range(3):
-        ed.add("maxpool", 4)                                # 5x5 -> 2x2 -> 1x1 -> nothing
+        ed.add("maxpool", 3)                                # 5x5 -> 2x2 -> 1x1 -> nothing
     draft = ed.draft()
-    assert draft.problem_layer == 7 and "2x2 pooling of a 1x1 map" in draft.problem
+    assert draft.problem_layer == 6 and "2x2 pooling of a 1x1 map" in draft.problem
     ed = _editor("fast")
     ed.remove(len(ed.layers) - 1)                           # no Dense 10 softmax at the end
     draft = ed.draft()
@@ -196,8 +196,8 @@ def test_the_caps_are_explained():
         ed.add("dropout")
     assert "more than the 32 allowed" in ed.draft().problem
     ed = _editor("fast")
-    ed.set_field(2, "filters", 128)                         # 5x5x128 = 3200 values
-    ed.set_field(6, "units", 4096)                          # 3200 x 4096 = 13M
+    ed.set_field(1, "filters", 128)                         # 5x5x128 = 3200 values
+    ed.set_field(5, "units", 4096)                          # 3200 x 4096 = 13M
     assert "more than the 5,000,000 allowed" in ed.draft().problem
 
 
@@ -248,7 +248,7 @@ def test_a_run_start_edited_stays_custom_and_unchanged_keeps_its_name():
     start = Start("run:x", "run x", config, "")
     ed = Editor(start)
     assert ed.config() == config
-    ed.move(5, 1)
+    ed.move(4, 1)
     assert ed.config().spec.name == "fast (edited)" and ed.config().preset == "custom"
 
 

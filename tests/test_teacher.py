@@ -120,7 +120,7 @@ def test_a_student_can_build_but_only_the_teacher_times_and_starts(monkeypatch):
     student = open_page("pages/1_Train.py")
     by_label(student.selectbox, "Layer type").set_value("dropout").run()
     by_label(student.button, "Add layer").click().run()
-    assert any(m.value.startswith("**8** Dropout 0.25") for m in student.markdown)
+    assert any(m.value.startswith("**7** Dropout 0.25") for m in student.markdown)
     captions = " ".join(c.value for c in student.caption)
     assert "measured on the teacher's screen" in captions and "timed on a few" not in captions
     assert "Start training" not in _buttons(student)

@@ -47,12 +47,12 @@ def _start(at):
 def test_the_builder_shows_each_layers_shape_and_parameters_and_the_caps():
     at = open_page(TRAIN)
     rows = _rows(at)
-    assert len(rows) == 8
-    assert rows[0].startswith("**1** Conv2D 16 3x3 relu")
-    assert "→ 26×26×16, 160 parameters" in rows[0]
-    assert "→ 128, 102,528 parameters" in rows[6]
+    assert len(rows) == 7
+    assert rows[0].startswith("**1** Conv2D 16 5x5 stride 2 relu")
+    assert "→ 12×12×16, 416 parameters" in rows[0]
+    assert "→ 128, 102,528 parameters" in rows[5]
     text = " ".join(m.value for m in at.markdown)
-    assert "**108,618 parameters** in 8 layers" in text
+    assert "**108,874 parameters** in 7 layers" in text
     captions = " ".join(c.value for c in at.caption)
     assert "At most 32 layers: plain stacks deeper" in captions
     assert "At most 5,000,000 parameters: a bigger model" in captions
@@ -64,17 +64,17 @@ def test_add_move_and_remove_change_the_table():
     by_label(at.selectbox, "Layer type").set_value("batchnorm").run()
     by_label(at.button, "Add layer").click().run()          # before the output, by default
     rows = _rows(at)
-    assert len(rows) == 9 and rows[7].startswith("**8** BatchNorm")
-    assert "→ 128, 256 parameters" in rows[7]
+    assert len(rows) == 8 and rows[6].startswith("**7** BatchNorm")
+    assert "→ 128, 256 parameters" in rows[6]
     ids = list(_editor(at).ids)
-    at.button(key=f"up-{ids[7]}").click().run()              # above Dense 128
+    at.button(key=f"up-{ids[6]}").click().run()              # above Dense 128
     rows = _rows(at)
-    assert rows[6].startswith("**7** BatchNorm") and "→ 800, 1,600 parameters" in rows[6]
-    at.button(key=f"down-{ids[0]}").click().run()            # Conv2D below MaxPool
-    assert _rows(at)[0].startswith("**1** MaxPool") and "→ 14×14×1, 0" in _rows(at)[0]
-    at.button(key=f"remove-{ids[7]}").click().run()
+    assert rows[5].startswith("**6** BatchNorm") and "→ 800, 1,600 parameters" in rows[5]
+    at.button(key=f"down-{ids[0]}").click().run()            # the 5x5 below the 3x3 Conv2D
+    assert _rows(at)[0].startswith("**1** Conv2D 32 3x3") and "→ 26×26×32, 320" in _rows(at)[0]
+    at.button(key=f"remove-{ids[6]}").click().run()
     rows = _rows(at)
-    assert len(rows) == 8 and not any("BatchNorm" in r for r in rows)
+    assert len(rows) == 7 and not any("BatchNorm" in r for r in rows)
     assert not at.exception and not at.error
     by_label(at.button, "Undo my changes").click().run()
     assert _rows(at)[0].startswith("**1** Conv2D 16") and not _editor(at).changed
@@ -83,12 +83,12 @@ def test_add_move_and_remove_change_the_table():
 def test_editing_a_field_updates_its_row_at_once_and_survives_reruns():
     at = open_page(TRAIN)
     _field(at, 0, "filters").set_value(16).run()
-    assert _rows(at)[0].startswith("**1** Conv2D 16 3x3 relu")
-    assert "→ 26×26×16, 160 parameters" in _rows(at)[0]
+    assert _rows(at)[0].startswith("**1** Conv2D 16 5x5 stride 2 relu")
+    assert "→ 12×12×16, 416 parameters" in _rows(at)[0]
     at.run()
     at.switch_page("pages/3_Draw.py").run()
     at.switch_page(TRAIN).run()                               # away and back: still there
-    assert _rows(at)[0].startswith("**1** Conv2D 16 3x3 relu")
+    assert _rows(at)[0].startswith("**1** Conv2D 16 5x5 stride 2 relu")
     assert _field(at, 0, "filters").value == 16
 
 
@@ -97,11 +97,11 @@ def test_an_invalid_stack_is_explained_by_layer_and_start_is_refused():
     for _ in range(3):                                        # 5x5 -> 2x2 -> 1x1 -> nothing
         by_label(at.selectbox, "Layer type").set_value("maxpool").run()
         at.selectbox(key=next(s.key for s in at.selectbox if s.label == "Position")) \
-            .set_value(4).run()
+            .set_value(3).run()
         by_label(at.button, "Add layer").click().run()
-    message = "layer 7 (MaxPool): 2x2 pooling of a 1x1 map"
+    message = "layer 6 (MaxPool): 2x2 pooling of a 1x1 map"
     assert any(message in e.value for e in at.error)
-    assert any(r.startswith(":red[**7** MaxPool") for r in _rows(at))
+    assert any(r.startswith(":red[**6** MaxPool") for r in _rows(at))
     assert any("fix the stack first" in c.value for c in at.caption)
     _start(at)
     assert any(e.value.startswith("Not started: " + message) for e in at.error), _errors(at)
@@ -126,17 +126,17 @@ def test_a_layer_field_out_of_range_names_the_layer_and_field(field, value, expe
 
 def test_float_fields_and_wrong_types_are_explained_too():
     at = open_page(TRAIN)
-    _field(at, 5, "rate").set_value(0.95).run()              # Dropout 0.3 -> 0.95
-    assert "layer 6 (Dropout): rate must be between 0 and 0.9, not 0.95" in _errors(at)
-    _field(at, 5, "rate").set_value(0.5).run()
-    assert not at.error and _rows(at)[5].startswith("**6** Dropout 0.5")
+    _field(at, 4, "rate").set_value(0.95).run()              # Dropout 0.3 -> 0.95
+    assert "layer 5 (Dropout): rate must be between 0 and 0.9, not 0.95" in _errors(at)
+    _field(at, 4, "rate").set_value(0.5).run()
+    assert not at.error and _rows(at)[4].startswith("**5** Dropout 0.5")
     ed = _editor(at)                                          # a layer that arrives with text
-    ed.remove(6)                                              # where a number belongs
-    ed.add("dense", 6)
-    ed.set_field(6, "units", "128")
+    ed.remove(5)                                              # where a number belongs
+    ed.add("dense", 5)
+    ed.set_field(5, "units", "128")
     at.run()
-    assert "layer 7 (Dense): units must be a whole number, not '128'" in _errors(at)
-    assert _field(at, 6, "units").value is None               # shown empty, not as 128
+    assert "layer 6 (Dense): units must be a whole number, not '128'" in _errors(at)
+    assert _field(at, 5, "units").value is None               # shown empty, not as 128
     _start(at)
     assert _nothing_started(at)
 
@@ -225,7 +225,7 @@ def test_starting_from_a_past_run_loads_its_layers_and_settings():
 
 def test_a_valid_edited_spec_trains_and_its_run_records_the_full_spec():
     at = open_page(TRAIN)
-    _field(at, 6, "units").set_value(32).run()               # Dense 128 -> 32
+    _field(at, 5, "units").set_value(32).run()               # Dense 128 -> 32
     by_label(at.select_slider, "Training images").set_value(1000)
     by_label(at.number_input, "Epochs").set_value(1)
     _start(at)
@@ -235,7 +235,7 @@ def test_a_valid_edited_spec_trains_and_its_run_records_the_full_spec():
     record = RunStore().get_run(job.snapshot().run_id)
     spec = record.config["spec"]
     assert record.preset == "custom" and spec["name"] == "fast (edited)"
-    assert spec["layers"][6] == {"type": "dense", "units": 32, "activation": "relu"}
+    assert spec["layers"][5] == {"type": "dense", "units": 32, "activation": "relu"}
     assert [l["type"] for l in spec["layers"]] == [l.type for l in PRESETS["fast"].spec.layers]
     assert record.config["epochs"] == 1 and record.config["limit"] == 1000
 
