@@ -71,7 +71,7 @@ BEST = _spec("best",
 # at once (28 -> 12 -> 10 -> 4; 1024 -> 128 -> 10). A first stage at full resolution (26x26, as
 # in the first `lesson`) is little arithmetic over large maps: memory traffic, which made that
 # network 2.4x slower on an AVX2-only CPU (391 s) than with AVX-512; without it the same 99.5%
-# takes under 3 minutes there too (docs/benchmarks.md, "One lesson on an AVX2-only CPU").
+# takes a median 166 s there (157-183 s; docs/benchmarks.md, "One lesson on an AVX2-only CPU").
 LESSON = _spec("lesson",
                *_conv_bn(32, 5, 2, "valid"), *_conv_bn(64, 3, padding="valid"),
                *_conv_bn(64, 3, 2, "valid"),
@@ -98,7 +98,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
             KERAS_EXAMPLE, epochs=15, batch_size=128, learning_rate=1e-3, schedule="constant"),
     _preset("fast", "Ours, shortest time to 99% on a CPU (Conv 16-32, the first with stride 2; "
             "warm-up + cosine rate): 109k parameters, 99.1% in 4 epochs: about 35 s of "
-            "training on 2 AVX2-only CPU cores, less with AVX-512.",
+            "training on 2 AVX2-only CPU cores (AVX-512: not yet measured).",
             FAST, epochs=4, batch_size=128, learning_rate=3e-3, schedule="one-cycle"),
     _preset("best", "Ours, highest accuracy (batch-norm CNN, augmentation, label smoothing): "
             "326k parameters, 99.66%, 39-81 s/epoch (AVX-512), over 3 min (AVX2 only).",
@@ -106,7 +106,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
             label_smoothing=0.05, augment=True),
     _preset("lesson", "Ours, a strong model within one lesson (batch-norm CNN that downsamples "
             "at once, mild augmentation, label smoothing, 8 epochs): 189k parameters, 99.5% in "
-            "under 3 minutes of training on 2 CPU cores, AVX2-only ones included.",
+            "about 3 minutes of training on 2 AVX2-only CPU cores (AVX-512: not yet measured).",
             LESSON, epochs=8, batch_size=128, learning_rate=5e-3, schedule="one-cycle",
             label_smoothing=0.1, augment=True,
             augmentation=Augmentation(rotation_degrees=8, zoom=0.08, shift=0.08),
