@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .augment import augmenter
 from .config import Augmentation, TrainConfig
 from .data import NUM_CLASSES, Dataset, split_validation
 from .models import resolve_precision
@@ -31,25 +32,6 @@ class TrainResult:
     test_loss: float | None
     seconds: float
     data_source: str
-
-
-def augmenter(aug: Augmentation, seed: int):
-    """The random rotation, zoom and shift that training applies to each batch. A jitter of
-    size 0 is left out rather than run as an identity resampling of every image: on two cores
-    the augmentation competes with the training steps (~9 ms a batch of 128 on an AVX2-only CPU
-    for all three), so a shift-only run pays for one resampling, not three."""
-    import keras
-
-    layers = []
-    if aug.rotation_degrees > 0:
-        layers.append(keras.layers.RandomRotation(aug.rotation_degrees / 360.0,
-                                                  fill_mode="constant", seed=seed))
-    if aug.zoom > 0:
-        layers.append(keras.layers.RandomZoom(aug.zoom, fill_mode="constant", seed=seed + 1))
-    if aug.shift > 0:
-        layers.append(keras.layers.RandomTranslation(aug.shift, aug.shift, fill_mode="constant",
-                                                     seed=seed + 2))
-    return keras.Sequential(layers or [keras.layers.Identity()], name="augmentation")
 
 
 def learning_rate(schedule: str, peak: float, steps: int):

@@ -285,17 +285,17 @@ def test_an_epoch_is_timed_on_a_few_real_steps_and_extrapolated():
 
 def test_an_augmented_preset_is_timed_with_its_augmentation(monkeypatch):
     """Training augments every batch on the way in; the estimate must pay for that too."""
-    from mnist_core import estimate, training
+    from mnist_core import augment, estimate
     from mnist_core.config import Augmentation
 
     jittered = []
-    real = training.augmenter
+    real = augment.augmenter
 
     def counting(aug, seed):
         layers = real(aug, seed)
         jittered.append(aug)
         return layers
-    monkeypatch.setattr(training, "augmenter", counting)
+    monkeypatch.setattr(augment, "augmenter", counting)
     aug = Augmentation(rotation_degrees=8, zoom=0.08, shift=0.08)
     timing = estimate.time_steps(PRESETS["dense-only"].spec, 128, "float32", aug)
     assert jittered == [aug] and timing.seconds_per_step > 0

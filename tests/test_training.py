@@ -239,22 +239,3 @@ def test_training_pipelines_run_without_the_autotuner():
     for ds in pipelines:
         assert ds.options().autotune.enabled is False
         assert sum(len(b[0]) for b in ds) == 8      # and still yields every image
-
-
-def test_a_jitter_of_size_zero_is_not_run_at_all():
-    """Each jitter resamples every image of every batch, on the cores training needs: one of
-    size 0 is left out, and with none left the images pass through untouched."""
-    from mnist_core.config import Augmentation
-    from mnist_core.training import augmenter
-
-    def kinds(aug):
-        return [type(layer).__name__ for layer in augmenter(aug, 0).layers]
-
-    assert kinds(Augmentation()) == ["RandomRotation", "RandomZoom", "RandomTranslation"]
-    assert kinds(Augmentation(rotation_degrees=0, zoom=0, shift=0.1)) == ["RandomTranslation"]
-    assert kinds(Augmentation(rotation_degrees=5, zoom=0, shift=0)) == ["RandomRotation"]
-    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
-    still = augmenter(Augmentation(rotation_degrees=0, zoom=0, shift=0), 0)
-    np.testing.assert_array_equal(np.asarray(still(x, training=True)), x)
-    moved = augmenter(Augmentation(rotation_degrees=0, zoom=0, shift=0.2), 0)
-    assert not np.array_equal(np.asarray(moved(x, training=True)), x)
