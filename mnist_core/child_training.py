@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .child_process import lower_priority, start_without_the_page
 from .config import TrainConfig
 from .data import Dataset
 from .jobs import TrainingJob, _RecordingProgress
@@ -103,7 +104,7 @@ class ProcessTrainingJob(TrainingJob):
                 target=_child_main, name=f"train-{self.config.preset}", daemon=True,
                 args=(self.config, _compact(dataset), home, sender, self._stop, os.getpid(),
                       self.nice))
-            self.process.start()
+            start_without_the_page(self.process)   # not the page's __main__ again
             sender.close()                # only the child writes: EOF once it has ended
             ending = self._follow(receiver)
             receiver.close()
@@ -284,7 +285,7 @@ def _child_main(config: TrainConfig, dataset: Dataset, home: str | None, sender,
     """The child process: train, record the run in the lab home, tell the parent how it went.
     It stops (keeping the best weights) when asked, or when its parent has died."""
     if nice:
-        os.nice(nice)
+        lower_priority(nice)             # every thread, TensorFlow's to come included
     threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True,
                      name="parent-watch").start()
     from .quiet import import_tensorflow_quietly, skip_final_collection

@@ -77,6 +77,65 @@ def test_progress_arrives_and_stop_keeps_the_best_model_and_ends_the_child(small
     assert model.predict(x_val, verbose=0).shape == (300, 10)
 
 
+def _thread_niceness(pid: int) -> list[int]:
+    """The nice value of every thread of `pid` (Linux keeps one per thread)."""
+    tasks = f"/proc/{pid}/task"
+    return [int(open(f"{tasks}/{tid}/stat").read().rsplit(")", 1)[1].split()[16])
+            for tid in os.listdir(tasks)]
+
+
+def test_a_child_started_from_a_page_runs_no_page_and_every_thread_is_lowered(
+        small_mnist, tmp_path, monkeypatch):
+    """In a Streamlit server `__main__` is the page script, which `multiprocessing` would run
+    again in the child (the Home page there: 3.7 s and a bundled model warming beside the
+    training), and which started TensorFlow's threads before the priority was lowered."""
+    import types
+
+    ran = tmp_path / "the page ran"
+    page = tmp_path / "page.py"
+    page.write_text(f"open({str(ran)!r}, 'w').write('in the child')\n")
+    streamlit_main = types.ModuleType("__main__")    # what a Streamlit rerun installs
+    streamlit_main.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", streamlit_main)
+    job = ProcessTrainingJob(TrainConfig(epochs=50, batch_size=32), small_mnist, RunStore(),
+                             nice=7).start()
+    _until(lambda: job.snapshot().epoch >= 1)          # TensorFlow's pools are running
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    niceness = _thread_niceness(job.pid)
+    job.stop()
+    assert job.join(timeout=120)
+    assert sys.modules["__main__"] is streamlit_main   # the server's page module is back
+    assert not ran.exists()
+    assert len(niceness) > 4 and set(niceness) == {min(own + 7, 19)}
+
+
+def _report_niceness(queue) -> None:
+    import threading
+
+    from mnist_core.child_process import lower_priority
+
+    started, done = threading.Event(), threading.Event()
+    threading.Thread(target=lambda: (started.set(), done.wait(30)), daemon=True).start()
+    started.wait(30)
+    before = _thread_niceness(os.getpid())
+    lower_priority(3)
+    queue.put((before, _thread_niceness(os.getpid())))
+    done.set()
+
+
+def test_lowering_the_priority_reaches_threads_that_already_run():
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_report_niceness, args=(queue,))
+    child.start()
+    before, after = queue.get(timeout=60)
+    child.join(30)
+    assert len(before) >= 2 and len(set(before)) == 1
+    assert after == [min(before[0] + 3, 19)] * len(before)
+
+
 def test_a_failure_in_the_child_is_reported_with_its_message(small_mnist):
     bad = Dataset(small_mnist.x_train[:500], np.full(500, 12, np.int64), None, None,
                   "labels out of range")
