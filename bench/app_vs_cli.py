@@ -1,7 +1,7 @@
 """The app trains as fast as the command line: images/s over whole epochs, interleaved.
 
     MNIST_DATA_DIR=../shared/mnist python bench/app_vs_cli.py [--rounds 3] [--epochs N]
-                                                              [--watchers 0|1|2] [--browser-nice N]
+                                                              [--watchers 0|1|2] [--browser-nice N|idle]
 
 Each round runs, one after the other:
 - the CLI: `python -m mnist_core train --preset fast --json` in a fresh lab home;
@@ -9,7 +9,8 @@ Each round runs, one after the other:
   temporary lab home, started once), where two headless Chromium pages sit on the Train page:
   one clicks "Start training", both then watch the live view (its fragment refreshes every
   2 s) until the run is done (`--watchers`: how many watch; the others leave once it runs).
-  `--browser-nice 19` lowers the Chromiums' priority, standing in for students' own devices.
+  `--browser-nice idle` (or a niceness such as 19) lowers the Chromiums' priority, standing in
+  for students' own devices.
 Rounds alternate which side goes first. Speed is read from each run's record: every finished
 epoch's `seconds` (training and validation of the 54,000 + 6,000 images), so it covers whole
 epochs, not the first batches; "epochs 2+" leaves out the first, which also traces the model.
@@ -37,8 +38,8 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import (FLAGS, cpu_seconds, renice_browsers, start_server,  # noqa: E402
-                  tree_cpu_seconds)
+from load import (FLAGS, browser_priority, cpu_seconds, renice_browsers,  # noqa: E402
+                  start_server, tree_cpu_seconds)
 
 from mnist_core.store import RunStore  # noqa: E402
 
@@ -149,9 +150,10 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=2, choices=(0, 1, 2),
                         help="browsers that watch the live charts to the end (default 2; "
                              "the others leave once the run has started)")
-    parser.add_argument("--browser-nice", type=int, default=0, metavar="N",
-                        help="run the watching Chromiums at niceness N (19: as if on other "
-                             "devices; default 0: they compete with training as equals)")
+    parser.add_argument("--browser-nice", type=browser_priority, default=0, metavar="N|idle",
+                        help="run the watching Chromiums at niceness N, or 'idle' (SCHED_IDLE: "
+                             "as if on other devices); default 0: they compete with training "
+                             "as equals")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="mnist-app-")

@@ -3,7 +3,7 @@
     MNIST_DATA_DIR=../shared/mnist python bench/load.py [--sessions 1 10 30] [--rounds 3]
                                                         [--pace SECONDS] [--replay]
                                                         [--wall DRAWINGS] [--train PRESET]
-                                                        [--browser-nice N]
+                                                        [--browser-nice N|idle]
 
 Starts `streamlit run streamlit_app.py` on a free loopback port (its own temporary lab home),
 then, in Debian's Chromium through Playwright:
@@ -79,17 +79,40 @@ WebSocket.prototype.send = function (data) {
 """
 
 
-def renice_browsers(niceness: int) -> None:
-    """Lower the priority of every Chromium process on the machine (a new renderer is forked
-    from the zygote, so it inherits it). Stands in for browsers on the students' own devices:
-    the server still serves them (every fragment rerun, every delta), but their drawing only
-    gets the CPU that training leaves."""
+def browser_priority(value: str) -> int | str:
+    """`--browser-nice`: a niceness 0-19, or "idle" (SCHED_IDLE, see `renice_browsers`)."""
+    if value == "idle":
+        return value
+    niceness = int(value)
+    if not 0 <= niceness <= 19:
+        raise argparse.ArgumentTypeError("a niceness is 0-19, or 'idle'")
+    return niceness
+
+
+def renice_browsers(niceness: int | str) -> None:
+    """Lower the priority of every thread of every Chromium process on the machine. Stands in
+    for browsers on the students' own devices: the server still serves them (every fragment
+    rerun, every delta), but their drawing only gets the CPU that training leaves.
+
+    Linux keeps a nice value per thread, and `setpriority` on a process id reaches only its
+    main thread, so each thread is reniced (until 2026-11-27 only the main ones were: a
+    renderer's compositor, raster and V8 threads stayed at 0). New renderers fork from the
+    zygote, new threads from a reniced thread, and inherit it. Chromium raises some of its own
+    threads back (display and compositor threads to nice 0 or -8, 16 of ~140 in one count), so
+    "idle" puts every thread under SCHED_IDLE instead, which Chromium leaves alone and new
+    threads inherit: they run only on CPU time nothing else wants, the closest this machine
+    has to another device."""
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and "chrom" in (proc / "comm").read_text():
-                pid = int(proc.name)
-                os.setpriority(os.PRIO_PROCESS, pid,
-                               max(niceness, os.getpriority(os.PRIO_PROCESS, pid)))
+            if not (proc.name.isdigit() and "chrom" in (proc / "comm").read_text()):
+                continue
+            for task in (proc / "task").iterdir():
+                tid = int(task.name)
+                if niceness == "idle":
+                    os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+                else:
+                    os.setpriority(os.PRIO_PROCESS, tid,
+                                   max(niceness, os.getpriority(os.PRIO_PROCESS, tid)))
         except OSError:
             pass     # gone, or not ours
 
@@ -487,9 +510,10 @@ def main() -> None:
                              "stopped when they end)")
     parser.add_argument("--solo-epochs", type=int, default=6,
                         help="whole epochs of the training alone, first included (not counted)")
-    parser.add_argument("--browser-nice", type=int, default=0, metavar="N",
-                        help="run the Chromiums at niceness N while the sessions draw (19: as "
-                             "if on the students' own devices; default 0: as equals)")
+    parser.add_argument("--browser-nice", type=browser_priority, default=0, metavar="N|idle",
+                        help="run the Chromiums at niceness N while the sessions draw, or "
+                             "'idle' (SCHED_IDLE: as if on the students' own devices); "
+                             "default 0: as equals")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     asyncio.run(run(parser.parse_args()))
 
