@@ -29,10 +29,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def array_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter=None,
+def array_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, jitter=None,
                    one_hot=False):
     """What `training._pipeline` builds with tf.data, as a PyDataset: same batches, a fresh
-    shuffle every epoch; `augmenter` (a `JittedAugmenter`) per batch."""
+    shuffle every epoch; `jitter` (a `JittedAugmenter`) per batch."""
     import keras
 
     class ArrayBatches(keras.utils.PyDataset):
@@ -48,8 +48,8 @@ def array_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter
         def __getitem__(self, i: int):
             rows = self.order[i * batch_size:(i + 1) * batch_size]
             images, labels = x[rows], y[rows]
-            if augmenter is not None:
-                images = augmenter(images, training=True)
+            if jitter is not None:
+                images = jitter(images)
             if one_hot:
                 labels = np.eye(10, dtype="float32")[labels]
             return images, labels
@@ -62,28 +62,34 @@ def array_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter
 
 
 class JittedAugmenter:
-    """The preset's augmentation layers (`training.augmenter`) as one jitted function on the
-    default device, called per batch with a fresh stateless seed. Called eagerly per batch, the
-    three layers cost about 70 ms a batch on the GPU machine (op by op: `lesson` 34 s an epoch);
-    inside the jitted training step, XLA took minutes to compile them."""
+    """The lab's augmentation (`mnist_core.augment`: one affine resampling per image, the same
+    transforms) as one jitted JAX function on the default device, called per batch with a
+    fresh key. Called eagerly op by op, Keras' augmentation layers cost about 70 ms a batch on
+    the GPU machine (`lesson` 34 s an epoch); inside the jitted training step, XLA took minutes
+    to compile them."""
 
-    def __init__(self, augmenter, seed: int) -> None:
+    def __init__(self, aug, seed: int) -> None:
         import jax
+        import jax.numpy as jnp
+        from keras import ops
 
-        layers = augmenter.layers
-        self.seed, self.calls = seed, 0
+        from mnist_core.augment import transforms
+
+        self.key, self.calls = jax.random.PRNGKey(seed), 0
 
         def augment(images, key):
-            for layer in layers:
-                change = layer.get_random_transformation(images, training=True, seed=key)
-                images = layer.transform_images(images, change, training=True)
-            return images
+            u = jax.random.uniform(key, (images.shape[0], 4), minval=-1.0, maxval=1.0)
+            maps = transforms(jnp, u, aug, float(images.shape[1]), float(images.shape[2]))
+            return ops.image.affine_transform(images, maps, interpolation="bilinear",
+                                              fill_mode="constant", fill_value=0)
 
         self.augment = jax.jit(augment)
 
-    def __call__(self, images, training: bool = True):
+    def __call__(self, images):
+        import jax
+
         self.calls += 1
-        return self.augment(images, np.array([self.seed, self.calls], dtype="uint32"))
+        return self.augment(images, jax.random.fold_in(self.key, self.calls))
 
 
 def main() -> None:
@@ -110,8 +116,7 @@ def main() -> None:
     import jax
 
     training._pipeline = array_pipeline
-    keras_augmenter = training.augmenter
-    training.augmenter = lambda aug, seed: JittedAugmenter(keras_augmenter(aug, seed), seed)
+    training.augmenter = JittedAugmenter
     if args.steps_per_execution:
         training.steps_per_execution = lambda spec, batch_size: args.steps_per_execution
     dataset = load_mnist()

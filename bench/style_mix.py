@@ -128,7 +128,7 @@ def fine_tune(args, data):
     rate = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(rate), metrics=["accuracy"],
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=preset.label_smoothing))
-    train_ds = _pipeline(x, y, 128, shuffle_seed=0, augmenter=augmenter(preset.augmentation, 0),
+    train_ds = _pipeline(x, y, 128, shuffle_seed=0, jitter=augmenter(preset.augmentation, 0),
                          one_hot=True)
     val_ds = _pipeline(x_v, y_v, 1000, shuffle_seed=None, one_hot=True)
     best_weights, best_acc, history = None, -1.0, []

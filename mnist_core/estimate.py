@@ -68,7 +68,7 @@ def time_steps(spec: ModelSpec, batch_size: int, precision: str = "auto",
     batches = tf.data.Dataset.from_tensors((x, y)).repeat()
     if augmentation is not None:
         jitter = augmenter(augmentation, seed=0)
-        batches = batches.map(lambda a, b: (jitter(a, training=True), b),
+        batches = batches.map(lambda a, b: (jitter(a), b),
                               num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     batches = without_autotune(batches)
     with _lock:

@@ -51,7 +51,7 @@ def augmentation_preview(images: np.ndarray, aug: Augmentation, copies: int = 3,
                          seed: int = 0) -> np.ndarray:
     """A grid: the original `images` in the top row, `copies` augmented versions below."""
     jitter = augmenter(aug, seed)
-    rows = [images[..., 0]] + [np.asarray(jitter(images, training=True))[..., 0]
+    rows = [images[..., 0]] + [np.asarray(jitter(images))[..., 0]
                                for _ in range(copies)]
     return np.vstack([np.hstack(list(row)) for row in rows])
 
@@ -69,7 +69,7 @@ def without_autotune(ds):
     return ds.with_options(options)
 
 
-def _pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter=None, one_hot=False):
+def _pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, jitter=None, one_hot=False):
     """tf.data: in-memory tensors -> shuffle -> batch -> (augment in parallel) -> prefetch."""
     import tensorflow as tf
 
@@ -77,8 +77,8 @@ def _pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, augmenter=None
     if shuffle_seed is not None:
         ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    if augmenter is not None:
-        ds = ds.map(lambda a, b: (augmenter(a, training=True), b),
+    if jitter is not None:
+        ds = ds.map(lambda a, b: (jitter(a), b),
                     num_parallel_calls=tf.data.AUTOTUNE)
     if one_hot:
         ds = ds.map(lambda a, b: (a, tf.one_hot(b, NUM_CLASSES)))
@@ -145,7 +145,7 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
 
     jitter = augmenter(config.augmentation, config.seed) if config.augment else None
     train_ds = _pipeline(x_tr, y_tr, config.batch_size, shuffle_seed=config.seed,
-                         augmenter=jitter, one_hot=one_hot)
+                         jitter=jitter, one_hot=one_hot)
     val_ds = (_pipeline(x_val, y_val, 1000, shuffle_seed=None, one_hot=one_hot)
               if len(x_val) else None)
     keep_best = KeepBest()

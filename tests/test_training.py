@@ -233,7 +233,7 @@ def test_training_pipelines_run_without_the_autotuner():
     y = np.arange(8) % 10
     pipelines = [_pipeline(x, y, 4, shuffle_seed=0),
                  _pipeline(x, y, 4, shuffle_seed=0, one_hot=True,
-                           augmenter=augmenter(Augmentation(), 0)),
+                           jitter=augmenter(Augmentation(), 0)),
                  _pipeline(x, y, 4, shuffle_seed=None),
                  _weighted_pipeline(x, y, 4, 0, one_hot=True)]
     for ds in pipelines:
