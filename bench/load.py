@@ -106,15 +106,18 @@ def renice_browsers(niceness: int | str) -> None:
         try:
             if not (proc.name.isdigit() and "chrom" in (proc / "comm").read_text()):
                 continue
-            for task in (proc / "task").iterdir():
-                tid = int(task.name)
+            tids = [int(task.name) for task in (proc / "task").iterdir()]
+        except OSError:
+            continue     # gone, or not ours
+        for tid in tids:
+            try:
                 if niceness == "idle":
                     os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
                 else:
                     os.setpriority(os.PRIO_PROCESS, tid,
                                    max(niceness, os.getpriority(os.PRIO_PROCESS, tid)))
-        except OSError:
-            pass     # gone, or not ours
+            except OSError:
+                pass     # this thread ended meanwhile: the others still get reniced
 
 
 def rss_mb(pid: int) -> float:

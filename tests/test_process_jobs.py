@@ -78,10 +78,17 @@ def test_progress_arrives_and_stop_keeps_the_best_model_and_ends_the_child(small
 
 
 def _thread_niceness(pid: int) -> list[int]:
-    """The nice value of every thread of `pid` (Linux keeps one per thread)."""
+    """The nice value of every thread of `pid` (Linux keeps one per thread), leaving out those
+    that end between the listing and the reading (tf.data's short-lived workers do)."""
     tasks = f"/proc/{pid}/task"
-    return [int(open(f"{tasks}/{tid}/stat").read().rsplit(")", 1)[1].split()[16])
-            for tid in os.listdir(tasks)]
+    niceness = []
+    for tid in os.listdir(tasks):
+        try:
+            stat = open(f"{tasks}/{tid}/stat").read()
+        except OSError:                     # ENOENT or ESRCH: the thread ended
+            continue
+        niceness.append(int(stat.rsplit(")", 1)[1].split()[16]))
+    return niceness
 
 
 def test_a_child_started_from_a_page_runs_no_page_and_every_thread_is_lowered(
