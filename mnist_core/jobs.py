@@ -167,10 +167,22 @@ class JobRegistry:
         self._lock = threading.Lock()
         self._job: TrainingJob | None = None
         self.child_process = child_process
+        self._prepared = False
 
     @property
     def current(self) -> TrainingJob | None:
         return self._job
+
+    def prepare(self) -> None:
+        """Get the next training's start ready in the background (with `child_process`: the
+        fork server that imports TensorFlow once for every child; otherwise nothing). Cheap to
+        call again."""
+        if self.child_process and not self._prepared:
+            from . import settings
+            from .child_process import niceness_for_training, prepare_training_children
+
+            self._prepared = True
+            prepare_training_children(niceness_for_training(settings.train_nice()))
 
     def start(self, config: TrainConfig, data: Dataset | Callable[[], Dataset] | None,
               store: RunStore | None, *, work: Callable[[TrainingJob], object] | None = None,
