@@ -138,6 +138,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _use_wal(db: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Put the database in WAL mode (several processes read while one writes), which it keeps.
+
+    Switching needs the database to itself, and SQLite answers "database is locked" at once
+    instead of waiting its busy timeout when another connection is writing: two processes
+    opening a new lab home together (a server and a CLI, two tests) failed that way. So the
+    switch is retried, and skipped where the file is already in WAL mode."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class RunStore:
     def __init__(self, home: Path | str | None = None) -> None:
         self.home = Path(home) if home is not None else settings.lab_home()
@@ -158,8 +177,7 @@ class RunStore:
     def _connect(self):
         db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=30000")
+            _use_wal(db)
             db.row_factory = sqlite3.Row
             yield db
         except sqlite3.Error as e:

@@ -89,6 +89,28 @@ def test_unwritable_home_is_a_clear_error(tmp_path):
         RunStore(blocker / "home")
 
 
+def test_a_new_home_opens_while_another_connection_writes_to_it(tmp_path):
+    """SQLite refuses the switch to WAL mode at once ("database is locked", no busy wait) while
+    another connection writes: two processes opening a new home together failed that way in
+    CI. The store waits for the writer instead."""
+    import threading
+
+    home = tmp_path / "home"
+    home.mkdir()
+    writer = sqlite3.connect(home / "lab.sqlite3", isolation_level=None,
+                             check_same_thread=False)
+    writer.execute("CREATE TABLE other (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO other VALUES (1)")
+    done = threading.Timer(0.5, lambda: writer.execute("COMMIT"))
+    done.start()
+    store = RunStore(home)
+    done.join()
+    writer.close()
+    with store._connect() as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
 def test_two_processes_share_one_home_without_corruption(lab_home):
     code = ("from mnist_core.store import RunStore\n"
             "s = RunStore()\n"
