@@ -33,7 +33,8 @@ def augmenter(aug: Augmentation, seed: int) -> Callable:
         height, width = tf.cast(size[0], tf.float32), tf.cast(size[1], tf.float32)
         u = draws.uniform((tf.shape(images)[0], 4), -1.0, 1.0)
         return tf.raw_ops.ImageProjectiveTransformV3(
-            images=images, transforms=transforms(tf, u, aug, height, width), output_shape=size, fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
+            images=images, transforms=transforms(tf, u, aug, height, width), output_shape=size,
+            fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
 
     return jitter
 

@@ -106,8 +106,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
             BEST, epochs=20, batch_size=128, learning_rate=3e-3, schedule="one-cycle",
             label_smoothing=0.05, augment=True),
     _preset("lesson", "Ours, a strong model within one lesson (batch-norm CNN that downsamples "
-            "at once, mild augmentation, label smoothing, 8 epochs): 189k parameters, 99.5% (median) "
-            "in 2-3 minutes of training on 2 AVX2-only CPU cores (AVX-512: not yet measured).",
+            "at once, mild augmentation, label smoothing, 8 epochs): 189k parameters, 99.5% "
+            "(median) in 2-3 minutes of training on 2 AVX2-only CPU cores (AVX-512: not yet "
+            "measured).",
             LESSON, epochs=8, batch_size=128, learning_rate=5e-3, schedule="one-cycle",
             label_smoothing=0.1, augment=True,
             augmentation=Augmentation(rotation_degrees=8, zoom=0.08, shift=0.08),

@@ -139,7 +139,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _use_wal(db: sqlite3.Connection, patience: float = 30.0) -> None:
-    """Put the database in WAL mode (several processes read while one writes), which it keeps.
+    """Put the database in WAL mode (several processes read while one writes), which the file
+    keeps: done once, when a store opens its home, not on every connection.
 
     Switching needs the database to itself, and SQLite answers "database is locked" at once
     instead of waiting its busy timeout when another connection is writing: two processes
@@ -165,6 +166,7 @@ class RunStore:
         try:
             self.models_dir.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
+                _use_wal(db)
                 db.executescript(_SCHEMA)
                 _add_drawing_hashes(db)
                 db.executescript(_DRAWING_INDEXES)
@@ -177,7 +179,6 @@ class RunStore:
     def _connect(self):
         db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
         try:
-            _use_wal(db)
             db.row_factory = sqlite3.Row
             yield db
         except sqlite3.Error as e:
