@@ -67,16 +67,20 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_precision(precision: str = "auto") -> str:
-    """"auto" -> mixed_bfloat16 where the hardware computes bfloat16 natively (GPU, or a CPU
-    with AVX512-BF16/AMX: 1.2-1.8x faster training here), float32 elsewhere (emulated bfloat16
-    is slower than float32)."""
+    """"auto" -> mixed_bfloat16 on a CPU that computes bfloat16 natively (AVX512-BF16/AMX:
+    1.2-1.8x faster training there), float32 elsewhere: emulated bfloat16 is slower than
+    float32, and on a GPU these small networks trained no faster in bfloat16 while compiling
+    longer (an H200: `best` 81 s against 52 s in float32, `lesson` 33-35 s against 25-29 s;
+    docs/benchmarks.md, "The present presets on a GPU")."""
     if precision in ("float32", "mixed_bfloat16"):
         return precision
     if precision != "auto":
         raise ValueError(f"precision must be auto, float32 or mixed_bfloat16, not '{precision}'")
     import tensorflow as tf
 
-    return "mixed_bfloat16" if tf.config.list_physical_devices("GPU") or cpu_has_bf16() else "float32"
+    if tf.config.list_physical_devices("GPU"):
+        return "float32"
+    return "mixed_bfloat16" if cpu_has_bf16() else "float32"
 
 
 def build_model(spec: ModelSpec | str, precision: str = "float32") -> keras.Model:

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from mnist_core.model_files import ModelError, load_checked, save_atomic
-from mnist_core.models import build_model, parameter_count
+from mnist_core import models
+from mnist_core.models import build_model, parameter_count, resolve_precision
 from mnist_core.presets import PRESETS
 
 
@@ -22,6 +23,23 @@ def test_mixed_precision_build_computes_in_bfloat16_with_float32_output():
     assert model.layers[0].compute_dtype == "bfloat16"
     assert model.layers[-1].compute_dtype == "float32"
     assert keras.config.dtype_policy().name == "float32"  # global policy untouched
+
+
+@pytest.mark.parametrize("gpu, native_bf16, expected", [
+    (False, True, "mixed_bfloat16"), (False, False, "float32"),
+    (True, True, "float32"), (True, False, "float32")])
+def test_auto_precision_is_bfloat16_only_on_a_cpu_that_computes_it_natively(
+        monkeypatch, gpu, native_bf16, expected):
+    import tensorflow as tf
+
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: ["/physical_device:GPU:0"] if gpu and kind == "GPU" else [])
+    monkeypatch.setattr(models, "cpu_has_bf16", lambda: native_bf16)
+    assert resolve_precision("auto") == expected
+    assert resolve_precision("float32") == "float32"
+    assert resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+    with pytest.raises(ValueError):
+        resolve_precision("float16")
 
 
 def test_lambda_layer_is_refused_by_safe_mode(tmp_path):
