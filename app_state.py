@@ -113,11 +113,27 @@ def live_figures():
     return SharedLiveFigures()
 
 
+@st.cache_resource(show_spinner=False)
+def _mnist_reading():
+    """MNIST being read on a thread (mnist_core.data.load_mnist_soon); call it to wait. Started
+    early by `prepare_training`; where the reading failed, waiting loads again and says why."""
+    from mnist_core.data import load_mnist_soon
+
+    return load_mnist_soon()
+
+
 @st.cache_resource(show_spinner="Loading MNIST...")
 def mnist():
-    from mnist_core.data import load_mnist
+    return _mnist_reading()()
 
-    return load_mnist()
+
+def prepare_training() -> None:
+    """Get the first Start ready while the teacher picks a network: TensorFlow into the fork
+    server, MNIST into memory (1-5 s each on two cores, both in the background). Before, the
+    first Start of a server waited for both, and every other browser saw the run that much
+    later (docs/benchmarks.md, "Ready before the first Start")."""
+    job_registry().prepare()
+    _mnist_reading()
 
 
 def predictor(ref: str):

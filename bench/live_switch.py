@@ -8,7 +8,8 @@ Start training (fast preset, 1,000 images, 200 epochs, so it is still running), 
 the watcher shows the live run without a reload is printed (and, for comparison, the time
 until the teacher's own page shows it), then the time until the teacher's page shows the first
 trained batch (the training child started, TensorFlow loaded, the graph traced), then the run is
-stopped.
+stopped. Each run starts a fresh server, so its round 1 is a server's first Start; `--ready S`
+lets the form sit S seconds first, as a teacher choosing a network would.
 Loopback only; the server is stopped at the end.
 """
 from __future__ import annotations
@@ -38,6 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--ready", type=float, default=0.0, metavar="S",
+                        help="seconds the teacher's page sits on the form before the first "
+                             "Start, as a teacher choosing a network would (default 0: at once)")
     args = parser.parse_args()
     proc, base, _ = start_server(tempfile.mkdtemp(prefix="mnist-live-"))
     try:
@@ -55,6 +59,7 @@ def main() -> None:
             epochs.fill("200")
             epochs.press("Enter")
             settle(teacher)
+            teacher.wait_for_timeout(1000 * args.ready)
             seconds, first_batches = [], []
             for _ in range(args.rounds):
                 teacher.get_by_role("button", name="Start training").click()

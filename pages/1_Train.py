@@ -10,8 +10,8 @@ app_state.setup_page()
 
 st.title("Train a network")
 registry, store = app_state.job_registry(), app_state.store()
-if app_state.is_teacher():   # whoever may press Start: TensorFlow loads for it meanwhile
-    registry.prepare()
+if app_state.is_teacher():   # whoever may press Start: TensorFlow and MNIST load meanwhile
+    app_state.prepare_training()
 FLASH = "train_flash"  # a message that must survive the rerun into the live view
 # Every watching browser redraws the live view (two charts) this often. On the server's own
 # two cores, two watchers redrawing every second took 15% of the training's speed; every two

@@ -287,6 +287,23 @@ def test_the_augmentation_preview_uses_the_starts_augmentation():
     assert not at.exception and at.get("image")
 
 
+@pytest.mark.parametrize("teacher", [True, False])
+def test_mnist_is_read_when_someone_who_may_start_opens_the_page(monkeypatch, teacher):
+    """The first Start of a server should not wait for MNIST: whoever may press Start opens the
+    page and the reading begins; a locked student's page reads nothing."""
+    from mnist_core import data
+
+    reads = []
+    real = data.load_mnist_soon
+    monkeypatch.setattr(data, "load_mnist_soon", lambda *a: (reads.append(a), real(*a))[1])
+    if not teacher:
+        monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", "a-key")
+    open_page(TRAIN)
+    assert reads == ([()] if teacher else [])
+    assert app_state.mnist().x_train.shape == (60000, 28, 28, 1)
+    assert len(reads) == 1   # Start, or a student's Analyze page, reads it only once
+
+
 # --- runs: started, shared, stopped, failed ----------------------------------------------------
 
 def test_train_runs_a_tiny_job_and_shows_the_finished_run():
