@@ -74,7 +74,7 @@ def main() -> None:
                 first_batches.append(time.monotonic() - started)
                 print(f"watcher switched to the live run {seconds[-1]:.2f} s after Start "
                       f"(the teacher's own page: {own:.2f} s); the first batch showed after "
-                      f"{first_batches[-1]:.2f} s (the first Start also loads MNIST)",
+                      f"{first_batches[-1]:.2f} s (shown on the page's 2 s redraws)",
                       flush=True)
                 watcher.get_by_role("button", name="Stop training").click()
                 watcher.get_by_role("button", name="Yes, stop").click()

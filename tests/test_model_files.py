@@ -32,8 +32,9 @@ def test_auto_precision_is_bfloat16_only_on_a_cpu_that_computes_it_natively(
         monkeypatch, gpu, native_bf16, expected):
     import tensorflow as tf
 
+    gpus = ["/physical_device:GPU:0"] if gpu else []
     monkeypatch.setattr(tf.config, "list_physical_devices",
-                        lambda kind=None: ["/physical_device:GPU:0"] if gpu and kind == "GPU" else [])
+                        lambda kind=None: gpus if kind == "GPU" else [])
     monkeypatch.setattr(models, "cpu_has_bf16", lambda: native_bf16)
     assert resolve_precision("auto") == expected
     assert resolve_precision("float32") == "float32"
