@@ -37,6 +37,12 @@ def cpu_model() -> str:
     return f"{name}, {flags}"
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on: `taskset -c 0,1` makes a 16-core machine stand in for a
+    2-core laptop, and TensorFlow sizes its thread pools to that set, not to `os.cpu_count()`."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def result_row(name: str, config, result, images: int, **extra) -> dict:
     """One preset's figures as a JSON-able row (here and in bench/presets_on_jax.py): `images`
     is the training set before the validation split; `extra` says where it ran."""
@@ -76,7 +82,7 @@ def main() -> None:
     from mnist_core.training import train
 
     dataset = load_mnist()
-    device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU x{os.cpu_count()}"
+    device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU x{usable_cpus()}"
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {device} ({cpu_model()}) "
           f"precision={resolve_precision(args.precision)} tf={tf.__version__}")
     print("| preset | test accuracy | training time (s) | s/epoch | images/s | cores busy | "
