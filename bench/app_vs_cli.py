@@ -1,7 +1,7 @@
 """The app trains as fast as the command line: images/s over whole epochs, interleaved.
 
     MNIST_DATA_DIR=../shared/mnist python bench/app_vs_cli.py [--rounds 3] [--epochs N]
-                                                              [--watchers 0|1|2] [--browser-nice N|idle]
+        [--watchers 0|1|2] [--browser-nice N|idle] [--replayed-watchers]
 
 Each round runs, one after the other:
 - the CLI: `python -m mnist_core train --preset fast --json` in a fresh lab home;
@@ -10,7 +10,10 @@ Each round runs, one after the other:
   one clicks "Start training", both then watch the live view (its fragment refreshes every
   2 s) until the run is done (`--watchers`: how many watch; the others leave once it runs).
   `--browser-nice idle` (or a niceness such as 19) lowers the Chromiums' priority, standing in
-  for students' own devices.
+  for students' own devices. `--replayed-watchers` goes further: the watchers are WebSocket
+  sessions that replay a real watching browser's messages (opening the page during the run,
+  then the live view's 2 s refresh), so the server does everything it does for a browser
+  while nothing renders on this machine, as when the students' devices are their own.
 Rounds alternate which side goes first. Speed is read from each run's record: every finished
 epoch's `seconds` (training and validation of the 54,000 + 6,000 images), so it covers whole
 epochs, not the first batches; "epochs 2+" leaves out the first, which also traces the model.
@@ -44,6 +47,7 @@ from load import (FLAGS, browser_priority, cpu_seconds, renice_browsers,  # noqa
 from mnist_core.store import RunStore  # noqa: E402
 
 MNIST_IMAGES = 60_000
+LIVE_REFRESH_SECONDS = 2.0   # the live view's refresh, as in pages/1_Train.py
 
 
 class CpuSampler:
@@ -80,6 +84,86 @@ class CpuSampler:
         return tuple((at(end, i) - at(start, i)) / wall for i in range(3))
 
 
+class ReplayedWatcher:
+    """A watcher without a browser: over its own WebSocket it sends what a real browser sent
+    when it opened the Train page during a run, then, every `LIVE_REFRESH_SECONDS`, the live
+    view's own refresh (a rerun of that fragment), and reads every answer to its end, until
+    stopped. The server cannot tell it from a browser; it costs the client almost nothing."""
+
+    def __init__(self, base: str, opening: bytes, refresh: bytes, every: float) -> None:
+        self.url = base.replace("http", "ws", 1) + "/_stcore/stream"
+        self.opening, self.refresh, self.every = opening, refresh, every
+        self.answers: list[float] = []   # seconds from each refresh sent to its script's end
+        self.error: Exception | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "ReplayedWatcher":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+        if self.error is not None:
+            raise RuntimeError(f"a replayed watcher failed: {self.error}") from self.error
+
+    def _run(self) -> None:
+        from websockets.sync.client import connect
+
+        try:
+            with connect(self.url, subprotocols=["streamlit"], max_size=None) as ws:
+                self._answer(ws, self.opening)
+                tick = time.monotonic()
+                while not self._stop.wait(max(0.0, tick + self.every - time.monotonic())):
+                    tick = time.monotonic()
+                    seconds, elements = self._answer(ws, self.refresh)
+                    # A chart the client already holds comes back as a reference (ref_hash).
+                    if not elements & {"plotly_chart", "ref_hash"} and not self._stop.is_set():
+                        raise RuntimeError(f"a live-view refresh drew no chart, only {elements}")
+                    self.answers.append(seconds)
+        except Exception as e:   # reported by stop(), in the main thread
+            self.error = e
+
+    @staticmethod
+    def _answer(ws, message: bytes) -> tuple[float, set[str]]:
+        """Send one message; (seconds until its run finished, kinds of elements drawn)."""
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        sent, elements = time.monotonic(), set()
+        ws.send(message)
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(ws.recv(timeout=60))
+            kind = reply.WhichOneof("type")
+            if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                elements.add(reply.delta.new_element.WhichOneof("type"))
+            elif kind == "ref_hash":
+                elements.add(kind)
+            if kind == "script_finished":
+                return time.monotonic() - sent, elements
+
+
+def watcher_messages(frames: list[bytes]) -> tuple[bytes, bytes]:
+    """Of the messages a browser sent after opening the Train page during a run: the opening
+    (a whole-page rerun) and the live view's automatic refresh (a fragment rerun)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    opening = refresh = None
+    for frame in frames:
+        message = BackMsg()
+        message.ParseFromString(frame)
+        if message.WhichOneof("type") != "rerun_script":
+            continue
+        if not message.rerun_script.fragment_id:
+            opening = opening or frame
+        elif message.rerun_script.is_auto_rerun:
+            refresh = frame
+    if opening is None or refresh is None:
+        raise RuntimeError("the browser sent no opening or no live-view refresh")
+    return opening, refresh
+
+
 def speeds(record) -> dict:
     """Images/s of a finished run over all its whole epochs, and over epochs 2 and later."""
     config = record.config
@@ -109,7 +193,7 @@ def cli_round(epochs: int | None) -> dict:
 
 
 def app_round(pages, server_pid: int, home: str, epochs: int | None, base: str,
-              watchers: int) -> dict:
+              watchers: int, replayed: bool = False) -> dict:
     teacher = pages[0]
     for page in pages:
         page.goto(f"{base}/Train")
@@ -125,37 +209,70 @@ def app_round(pages, server_pid: int, home: str, epochs: int | None, base: str,
     teacher.get_by_role("button", name="Start training").click()
     for page in pages:
         page.get_by_text("fast · running").wait_for()   # all watch the live charts...
-    for page in pages[watchers:]:
+    replayed_watchers = []
+    if replayed:   # ...or sessions replaying a browser that opens the page now, and no browser
+        opening, refresh = messages_of_a_watcher(pages[1], base)
+        replayed_watchers = [ReplayedWatcher(base, opening, refresh, LIVE_REFRESH_SECONDS).start()
+                             for _ in range(watchers)]
+    for page in pages[0 if replayed else watchers:]:
         page.goto("about:blank")                         # ...but those told not to
     deadline = time.monotonic() + 600
     while ((record := store.latest_run()) is None
            or (before is not None and record.id == before.id)
            or record.status == "running") and time.monotonic() < deadline:
         time.sleep(0.2)
-    for page in pages[:watchers]:
+    for page in pages[:0 if replayed else watchers]:
         page.get_by_text("fast · done").wait_for(timeout=60_000)
     sampler.stop()
+    for watcher in replayed_watchers:
+        watcher.stop()
     record = store.latest_run()
     if record.status != "done":
         raise RuntimeError(f"the app's run ended {record.status}: {record.error}")
-    return speeds(record) | dict(zip(("cores", "machine", "alone"),
-                                     sampler.cores(record.created_at, record.finished_at)))
+    answers = [s for w in replayed_watchers for s in w.answers]
+    served = {"refreshes": len(answers),
+              "refresh_p50": statistics.median(answers) if answers else float("nan")}
+    return speeds(record) | served | dict(zip(("cores", "machine", "alone"),
+                                              sampler.cores(record.created_at,
+                                                            record.finished_at)))
+
+
+def messages_of_a_watcher(page, base: str) -> tuple[bytes, bytes]:
+    """Open the Train page in `page` during the run and return what the browser sends: its
+    opening and the live view's first automatic refresh."""
+    page.sent.clear()
+    page.goto(f"{base}/Train")
+    page.get_by_text("fast · running").wait_for()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return watcher_messages(page.sent)
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            page.wait_for_timeout(200)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=None,
-                        help="epochs per run (default: the fast preset's 3)")
-    parser.add_argument("--watchers", type=int, default=2, choices=(0, 1, 2),
-                        help="browsers that watch the live charts to the end (default 2; "
-                             "the others leave once the run has started)")
+                        help="epochs per run (default: the fast preset's own)")
+    parser.add_argument("--watchers", type=int, default=2,
+                        help="browsers that watch the live charts to the end (0-2, default 2; "
+                             "the others leave once the run has started); with "
+                             "--replayed-watchers, any number of replayed sessions")
     parser.add_argument("--browser-nice", type=browser_priority, default=0, metavar="N|idle",
                         help="run the watching Chromiums at niceness N, or 'idle' (SCHED_IDLE: "
                              "as if on other devices); default 0: they compete with training "
                              "as equals")
+    parser.add_argument("--replayed-watchers", action="store_true",
+                        help="the watchers are WebSocket sessions replaying a real browser's "
+                             "messages: the server serves them in full, nothing renders here")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
+    if not 0 <= args.watchers <= (100 if args.replayed_watchers else 2):
+        parser.error("--watchers: 0-2 browsers (two Chromium pages), or up to 100 replayed")
     home = tempfile.mkdtemp(prefix="mnist-app-")
     proc, base, _ = start_server(home)
     results = {"CLI": [], "app": []}
@@ -166,8 +283,12 @@ def main() -> None:
                      for _ in range(2)]
             for page in pages:
                 page.set_default_timeout(120_000)
-            print(f"{args.watchers} browser(s) watching the app's live charts at niceness "
-                  f"{args.browser_nice}; training in a "
+                page.sent = []   # every message the page sends the server (BackMsg protobufs)
+                page.on("websocket", lambda ws, page=page: ws.on(
+                    "framesent", lambda frame: page.sent.append(frame)))
+            who = ("replayed WebSocket session(s)" if args.replayed_watchers else
+                   f"browser(s) at niceness {args.browser_nice}")
+            print(f"{args.watchers} {who} watching the app's live charts; training in a "
                   f"{os.environ.get('MNIST_LAB_TRAINING', 'process')}")
             print("| round | side | epoch seconds | img/s, all epochs | img/s, epochs 2+ | "
                   "run seconds | cores busy: process tree / main process / machine | "
@@ -178,13 +299,18 @@ def main() -> None:
                 for side in order:
                     renice_browsers(args.browser_nice)
                     res = cli_round(args.epochs) if side == "CLI" else \
-                        app_round(pages, proc.pid, home, args.epochs, base, args.watchers)
+                        app_round(pages, proc.pid, home, args.epochs, base, args.watchers,
+                                  args.replayed_watchers)
                     results[side].append(res)
                     run = res["run"]
                     print(f"| {r + 1} | {side} | {', '.join(f'{s:.1f}' for s in res['epochs'])}"
                           f" | {res['all']:,.0f} | {res['steady']:,.0f} | {run.seconds:.1f} | "
                           f"{res['cores']:.2f} / {res['alone']:.2f} / {res['machine']:.2f} | "
                           f"{100 * run.test_accuracy:.2f}% |", flush=True)
+                    if res.get("refreshes"):
+                        print(f"(the replayed watchers got {res['refreshes']} live-view "
+                              f"refreshes, median {1000 * res['refresh_p50']:.0f} ms each)",
+                              flush=True)
             browser.close()
     finally:
         proc.terminate()

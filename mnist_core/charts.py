@@ -110,17 +110,20 @@ def batch_curves(steps: list[int], losses: list[float], accuracies: list[float],
     if len(x) > max_points:
         keep = np.unique(np.linspace(0, len(x) - 1, max_points).round().astype(int))
         x, losses, accuracies = x[keep], losses[keep], accuracies[keep]
-    fig = go.Figure([go.Scatter(x=x, y=losses, name="loss", mode="lines"),
-                     go.Scatter(x=x, y=accuracies, name="accuracy", mode="lines", yaxis="y2")])
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), title="Per batch",
-                      xaxis_title="epoch", yaxis=dict(title="loss"),
-                      # Its own round ticks (0-100% in quarters), not ticks aligned to the loss
-                      # axis's gridlines (which read 0.039, 0.236, ...).
-                      yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1],
-                                  tickmode="linear", tick0=0, dtick=0.25, tickformat=".0%",
-                                  showgrid=False),
-                      legend=dict(orientation="h", y=-0.25))
-    return fig
+    # Plain dicts into the constructor: the live view rebuilds this every second while a run
+    # trains, and `update_layout` took 4x as long (17 ms against 4), on the server's cores
+    # that the training needs.
+    return go.Figure(data=[
+        dict(type="scatter", x=x, y=losses, name="loss", mode="lines"),
+        dict(type="scatter", x=x, y=accuracies, name="accuracy", mode="lines", yaxis="y2"),
+    ], layout=dict(
+        height=300, margin=dict(l=10, r=10, t=30, b=10), title="Per batch",
+        xaxis=dict(title="epoch"), yaxis=dict(title="loss"),
+        # Its own round ticks (0-100% in quarters), not ticks aligned to the loss axis's
+        # gridlines (which read 0.039, 0.236, ...).
+        yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1],
+                    tickmode="linear", tick0=0, dtick=0.25, tickformat=".0%", showgrid=False),
+        legend=dict(orientation="h", y=-0.25)))
 
 
 class SharedLiveFigures:
@@ -151,23 +154,25 @@ class SharedLiveFigures:
 
 def epoch_curves(histories: dict[str, list[dict]], metric: str) -> go.Figure:
     """Train vs validation `metric` per epoch for one or several runs (name -> history)."""
-    fig = go.Figure()
+    traces = []
     for name, history in histories.items():
         epochs = [h["epoch"] for h in history]
         prefix = f"{name} " if len(histories) > 1 else ""
-        fig.add_scatter(x=epochs, y=[h.get(metric) for h in history], mode="lines+markers",
-                        name=f"{prefix}train")
-        fig.add_scatter(x=epochs, y=[h.get(f"val_{metric}") for h in history],
-                        mode="lines+markers", name=f"{prefix}validation", line_dash="dash")
+        traces += [dict(type="scatter", x=epochs, y=[h.get(metric) for h in history],
+                        mode="lines+markers", name=f"{prefix}train"),
+                   dict(type="scatter", x=epochs, y=[h.get(f"val_{metric}") for h in history],
+                        mode="lines+markers", name=f"{prefix}validation", line=dict(dash="dash"))]
     # Whole epochs only (Plotly's own ticks read 1, 1.5, 2...), at most ~10 labels; no axis
     # title, the chart's title says "per epoch" (on a phone the axis title ran into the legend).
     last = max((h["epoch"] for history in histories.values() for h in history), default=1)
     step = max(1, math.ceil(last / 10))
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10),
-                      title=f"{CURVE_METRICS.get(metric, metric)} per epoch",
-                      xaxis=dict(tickmode="linear", tick0=1 if step == 1 else 0, dtick=step),
-                      legend=dict(orientation="h", y=-0.15))
-    return fig
+    # Plain dicts into the constructor, as in `batch_curves`: rebuilt every second while a run
+    # trains (9 ms with `add_scatter` and `update_layout`).
+    return go.Figure(data=traces, layout=dict(
+        height=300, margin=dict(l=10, r=10, t=30, b=10),
+        title=f"{CURVE_METRICS.get(metric, metric)} per epoch",
+        xaxis=dict(tickmode="linear", tick0=1 if step == 1 else 0, dtick=step),
+        legend=dict(orientation="h", y=-0.15)))
 
 
 # --- the Inside page: every layer's output, the first kernels ---------------------------------
