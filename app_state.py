@@ -114,6 +114,34 @@ def live_figures():
 
 
 @st.cache_resource(show_spinner=False)
+def train_page_watchers():
+    """The browsers that have the Train page open (mnist_core.watchers.PageWatchers)."""
+    from mnist_core.watchers import PageWatchers
+
+    return PageWatchers()
+
+
+def watching_the_train_page() -> None:
+    """Count this browser as one that has the Train page open (call at every refresh)."""
+    import uuid
+
+    session = st.session_state.setdefault("train_page_watcher", uuid.uuid4().hex)
+    train_page_watchers().seen(session)
+
+
+def live_refresh_seconds() -> float:
+    """How often this browser's live view refreshes: every 2 s, less often for a big class
+    (mnist_core.watchers). The unlocked teacher's page, the one on the projector, keeps 2 s."""
+    from mnist_core.watchers import MIN_REFRESH_SECONDS
+    from mnist_core.watchers import live_refresh_seconds as for_watchers
+
+    watching_the_train_page()
+    if teacher_key() is not None and _gate().unlocked:
+        return MIN_REFRESH_SECONDS
+    return for_watchers(train_page_watchers().count())
+
+
+@st.cache_resource(show_spinner=False)
 def _mnist_reading():
     """MNIST being read on a thread (mnist_core.data.load_mnist_soon); call it to wait. Started
     early by `prepare_training`; where the reading failed, waiting loads again and says why."""

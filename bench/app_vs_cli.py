@@ -47,7 +47,7 @@ from load import (FLAGS, browser_priority, cpu_seconds, renice_browsers,  # noqa
 from mnist_core.store import RunStore  # noqa: E402
 
 MNIST_IMAGES = 60_000
-LIVE_REFRESH_SECONDS = 2.0   # the live view's refresh, as in pages/1_Train.py
+LIVE_REFRESH_SECONDS = 2.0   # the live view's refresh until the server asks for another
 
 
 class CpuSampler:
@@ -86,14 +86,16 @@ class CpuSampler:
 
 class ReplayedWatcher:
     """A watcher without a browser: over its own WebSocket it sends what a real browser sent
-    when it opened the Train page during a run, then, every `LIVE_REFRESH_SECONDS`, the live
-    view's own refresh (a rerun of that fragment), and reads every answer to its end, until
-    stopped. The server cannot tell it from a browser; it costs the client almost nothing."""
+    when it opened the Train page during a run, then the live view's own refresh (a rerun of
+    that fragment) at the interval the server asks for, as a browser does (2 s, longer for a
+    big class), and reads every answer to its end, until stopped. The server cannot tell it
+    from a browser; it costs the client almost nothing."""
 
     def __init__(self, base: str, opening: bytes, refresh: bytes, every: float) -> None:
         self.url = base.replace("http", "ws", 1) + "/_stcore/stream"
         self.opening, self.refresh, self.every = opening, refresh, every
         self.answers: list[float] = []   # seconds from each refresh sent to its script's end
+        self.intervals: set[float] = set()   # the refresh intervals it kept
         self.error: Exception | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -118,6 +120,7 @@ class ReplayedWatcher:
                 while not self._stop.wait(max(0.0, tick + self.every - time.monotonic())):
                     tick = time.monotonic()
                     seconds, elements = self._answer(ws, self.refresh)
+                    self.intervals.add(self.every)
                     # A chart the client already holds comes back as a reference (ref_hash).
                     if not elements & {"plotly_chart", "ref_hash"} and not self._stop.is_set():
                         raise RuntimeError(f"a live-view refresh drew no chart, only {elements}")
@@ -125,9 +128,9 @@ class ReplayedWatcher:
         except Exception as e:   # reported by stop(), in the main thread
             self.error = e
 
-    @staticmethod
-    def _answer(ws, message: bytes) -> tuple[float, set[str]]:
-        """Send one message; (seconds until its run finished, kinds of elements drawn)."""
+    def _answer(self, ws, message: bytes) -> tuple[float, set[str]]:
+        """Send one message; (seconds until its run finished, kinds of elements drawn). Keeps
+        the refresh interval the server asks for along the way."""
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         sent, elements = time.monotonic(), set()
@@ -140,6 +143,8 @@ class ReplayedWatcher:
                 elements.add(reply.delta.new_element.WhichOneof("type"))
             elif kind == "ref_hash":
                 elements.add(kind)
+            elif kind == "auto_rerun":
+                self.every = reply.auto_rerun.interval
             if kind == "script_finished":
                 return time.monotonic() - sent, elements
 
@@ -231,7 +236,8 @@ def app_round(pages, server_pid: int, home: str, epochs: int | None, base: str,
         raise RuntimeError(f"the app's run ended {record.status}: {record.error}")
     answers = [s for w in replayed_watchers for s in w.answers]
     served = {"refreshes": len(answers),
-              "refresh_p50": statistics.median(answers) if answers else float("nan")}
+              "refresh_p50": statistics.median(answers) if answers else float("nan"),
+              "intervals": sorted({i for w in replayed_watchers for i in w.intervals})}
     return speeds(record) | served | dict(zip(("cores", "machine", "alone"),
                                               sampler.cores(record.created_at,
                                                             record.finished_at)))
@@ -309,7 +315,8 @@ def main() -> None:
                           f"{100 * run.test_accuracy:.2f}% |", flush=True)
                     if res.get("refreshes"):
                         print(f"(the replayed watchers got {res['refreshes']} live-view "
-                              f"refreshes, median {1000 * res['refresh_p50']:.0f} ms each)",
+                              f"refreshes, median {1000 * res['refresh_p50']:.0f} ms each, "
+                              f"every {'/'.join(f'{i:g}' for i in res['intervals'])} s)",
                               flush=True)
             browser.close()
     finally:

@@ -5,6 +5,7 @@ import streamlit as st
 import app_state
 import builder_view
 from mnist_core.data import DataError
+from mnist_core.watchers import MIN_REFRESH_SECONDS
 
 app_state.setup_page()
 
@@ -13,10 +14,6 @@ registry, store = app_state.job_registry(), app_state.store()
 if app_state.is_teacher():   # whoever may press Start: TensorFlow and MNIST load meanwhile
     app_state.prepare_training()
 FLASH = "train_flash"  # a message that must survive the rerun into the live view
-# Every watching browser redraws the live view (two charts) this often. On the server's own
-# two cores, two watchers redrawing every second took 15% of the training's speed; every two
-# seconds, about half that (docs/benchmarks.md, "The app trains as fast as the CLI").
-LIVE_REFRESH_SECONDS = 2.0
 if flash := st.session_state.pop(FLASH, None):
     st.warning(flash, icon=":material/info:")
 
@@ -47,9 +44,16 @@ def _start(config, data) -> None:
     st.rerun()
 
 
-@st.fragment(run_every=LIVE_REFRESH_SECONDS if registry.current is not None
-             and registry.current.active else None)
+# Every watching browser redraws the live view (two charts) every 2 s, less often for a class
+# of more than 10 (app_state.live_refresh_seconds): each redraw costs the server's cores, which
+# the training needs. The interval is set when the page runs whole, e.g. as a run starts.
+REFRESH = app_state.live_refresh_seconds()
+
+
+@st.fragment(run_every=REFRESH if registry.current is not None and registry.current.active
+             else None)
 def live_view() -> None:
+    app_state.watching_the_train_page()
     job = registry.current
     snap = job.snapshot()
     if not snap.active and st.session_state.get("watched_active"):
@@ -61,6 +65,8 @@ def live_view() -> None:
         f"epoch {min(snap.epoch + 1, snap.epochs)}/{snap.epochs}, batch {snap.batch}/"
         f"{snap.batches_per_epoch}" if snap.epochs else
         "starting: loading TensorFlow, the data and the model (a few seconds)"))
+    if snap.active and REFRESH > MIN_REFRESH_SECONDS:
+        st.caption(f"Updated every {REFRESH:.0f} s: many browsers are watching this run.")
     last = snap.history[-1] if snap.history else {}
     with st.container(horizontal=True):   # wraps, where four columns cut "98.6…" on tablets
         st.metric("Images / s", f"{snap.images_per_second:,.0f}")
@@ -102,6 +108,7 @@ def live_view() -> None:
 @st.fragment(run_every=1.0)
 def watch_for_a_new_run() -> None:
     """Any session may start a run: switch this page to the live view within a second."""
+    app_state.watching_the_train_page()
     if registry.current is not None and registry.current.active:
         st.rerun()
 

@@ -348,6 +348,32 @@ def test_two_sessions_share_one_job_and_a_second_start_is_refused():
     assert job.join(timeout=60) and job.snapshot().status == "stopped"
 
 
+def test_a_big_class_watching_refreshes_less_often_but_the_teachers_page_does_not(monkeypatch):
+    """Thirty watchers redrawing every 2 s cost the training a quarter of its speed: beyond ten
+    the students' pages refresh less often (and say so); the unlocked teacher's page, the one on
+    the projector, keeps its 2 s."""
+    from mnist_core.training import TrainConfig
+
+    monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", "a-key")
+    job = app_state.job_registry().start(TrainConfig(epochs=30, limit=3000), app_state.mnist(),
+                                         None)
+    slower = "Updated every 6 s: many browsers are watching this run."
+    few = open_page(TRAIN)   # a student, with nobody else watching
+    assert not [c for c in few.caption if c.value == slower]
+    for i in range(29):
+        app_state.train_page_watchers().seen(f"another browser {i}")
+    student = open_page(TRAIN)
+    assert [c for c in student.caption if c.value == slower]
+    assert student.get("plotly_chart")   # the live view itself is unchanged
+    teacher = open_page(TRAIN)
+    teacher.sidebar.text_input(key="teacher_key_attempt").input("a-key")
+    teacher.sidebar.button[0].click().run()   # the form's "Unlock" submit button
+    assert any(b.label == "Stop training" for b in teacher.button)   # unlocked
+    assert not [c for c in teacher.caption if c.value == slower]
+    job.stop()
+    assert job.join(timeout=60)
+
+
 def test_a_failure_inside_training_is_shown_and_the_app_keeps_working(monkeypatch):
     import mnist_core.jobs as jobs
 
