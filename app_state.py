@@ -123,10 +123,11 @@ def train_page_watchers():
 
 def watching_the_train_page() -> None:
     """Count this browser as one that has the Train page open (call at every refresh)."""
-    import uuid
+    if "train_page_watcher" not in st.session_state:
+        import uuid
 
-    session = st.session_state.setdefault("train_page_watcher", uuid.uuid4().hex)
-    train_page_watchers().seen(session)
+        st.session_state["train_page_watcher"] = uuid.uuid4().hex
+    train_page_watchers().seen(st.session_state["train_page_watcher"])
 
 
 def live_refresh_seconds() -> float:

@@ -41,8 +41,8 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import (FLAGS, browser_priority, cpu_seconds, renice_browsers,  # noqa: E402
-                  start_server, tree_cpu_seconds)
+from load import (FLAGS, Answer, browser_priority, cpu_seconds,  # noqa: E402
+                  renice_browsers, start_server, tree_cpu_seconds)
 
 from mnist_core.store import RunStore  # noqa: E402
 
@@ -119,34 +119,24 @@ class ReplayedWatcher:
                 tick = time.monotonic()
                 while not self._stop.wait(max(0.0, tick + self.every - time.monotonic())):
                     tick = time.monotonic()
-                    seconds, elements = self._answer(ws, self.refresh)
                     self.intervals.add(self.every)
-                    # A chart the client already holds comes back as a reference (ref_hash).
-                    if not elements & {"plotly_chart", "ref_hash"} and not self._stop.is_set():
-                        raise RuntimeError(f"a live-view refresh drew no chart, only {elements}")
-                    self.answers.append(seconds)
+                    answer = self._answer(ws, self.refresh)
+                    if (not answer.elements & {"plotly_chart", "ref_hash"}
+                            and not self._stop.is_set()):
+                        raise RuntimeError("a live-view refresh drew no chart, only "
+                                           f"{answer.elements}")
+                    self.answers.append(answer.seconds)
         except Exception as e:   # reported by stop(), in the main thread
             self.error = e
 
-    def _answer(self, ws, message: bytes) -> tuple[float, set[str]]:
-        """Send one message; (seconds until its run finished, kinds of elements drawn). Keeps
-        the refresh interval the server asks for along the way."""
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        sent, elements = time.monotonic(), set()
+    def _answer(self, ws, message: bytes) -> Answer:
+        """Send one message and read its answer, keeping the interval the server asks for."""
+        answer = Answer()
         ws.send(message)
-        while True:
-            reply = ForwardMsg()
-            reply.ParseFromString(ws.recv(timeout=60))
-            kind = reply.WhichOneof("type")
-            if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
-                elements.add(reply.delta.new_element.WhichOneof("type"))
-            elif kind == "ref_hash":
-                elements.add(kind)
-            elif kind == "auto_rerun":
-                self.every = reply.auto_rerun.interval
-            if kind == "script_finished":
-                return time.monotonic() - sent, elements
+        while not answer.feed(ws.recv(timeout=60)):
+            pass
+        self.every = answer.auto_rerun or self.every
+        return answer
 
 
 def watcher_messages(frames: list[bytes]) -> tuple[bytes, bytes]:
@@ -219,14 +209,15 @@ def app_round(pages, server_pid: int, home: str, epochs: int | None, base: str,
         opening, refresh = messages_of_a_watcher(pages[1], base)
         replayed_watchers = [ReplayedWatcher(base, opening, refresh, LIVE_REFRESH_SECONDS).start()
                              for _ in range(watchers)]
-    for page in pages[0 if replayed else watchers:]:
+    watching_browsers = pages[:0 if replayed else watchers]
+    for page in pages[len(watching_browsers):]:
         page.goto("about:blank")                         # ...but those told not to
     deadline = time.monotonic() + 600
     while ((record := store.latest_run()) is None
            or (before is not None and record.id == before.id)
            or record.status == "running") and time.monotonic() < deadline:
         time.sleep(0.2)
-    for page in pages[:0 if replayed else watchers]:
+    for page in watching_browsers:
         page.get_by_text("fast · done").wait_for(timeout=60_000)
     sampler.stop()
     for watcher in replayed_watchers:

@@ -268,6 +268,36 @@ def drawing_message(frames: list[bytes]) -> bytes:
     raise RuntimeError("the browser sent no drawing")
 
 
+class Answer:
+    """What the server sends back for one replayed message, fed one WebSocket frame at a time
+    until its script run finishes: the kinds of elements drawn ("metric", "plotly_chart"; a
+    chart the client already holds comes as "ref_hash"), any refresh interval the server asks
+    for (`auto_rerun`), and the seconds it took."""
+
+    def __init__(self) -> None:
+        self.started, self.seconds = time.monotonic(), None
+        self.elements: set[str] = set()
+        self.auto_rerun: float | None = None
+
+    def feed(self, frame: bytes) -> bool:
+        """Read one frame; True once the run has finished."""
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        reply = ForwardMsg()
+        reply.ParseFromString(frame)
+        kind = reply.WhichOneof("type")
+        if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+            self.elements.add(reply.delta.new_element.WhichOneof("type"))
+        elif kind == "ref_hash":
+            self.elements.add(kind)
+        elif kind == "auto_rerun":
+            self.auto_rerun = reply.auto_rerun.interval
+        elif kind == "script_finished":
+            self.seconds = time.monotonic() - self.started
+            return True
+        return False
+
+
 class ReplayedStudent:
     """A session without a browser, for `--replay`: over its own WebSocket it sends the server
     the very messages a real browser sent (opening the Draw page, then a drawing) and times
@@ -298,18 +328,11 @@ class ReplayedStudent:
 
     async def _answer(self, message: bytes) -> tuple[float, set[str]]:
         """Send one message; (seconds until the run finished, kinds of elements drawn)."""
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        sent, elements = time.monotonic(), set()
+        answer = Answer()
         await self.ws.send(message)
-        while True:
-            reply = ForwardMsg()
-            reply.ParseFromString(await asyncio.wait_for(self.ws.recv(), timeout=60))
-            kind = reply.WhichOneof("type")
-            if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
-                elements.add(reply.delta.new_element.WhichOneof("type"))
-            if kind == "script_finished":
-                return time.monotonic() - sent, elements
+        while not answer.feed(await asyncio.wait_for(self.ws.recv(), timeout=60)):
+            pass
+        return answer.seconds, answer.elements
 
 
 def fill_class_set(home: str, n: int) -> None:
