@@ -202,6 +202,24 @@ def cli_round(epochs: int | None) -> dict:
                                      sampler.cores(record.created_at, record.finished_at)))
 
 
+def set_epochs(teacher, epochs: int | None) -> None:
+    """Type the epochs into the Train page's form (None: the preset's own)."""
+    if epochs:
+        field = teacher.get_by_role("spinbutton", name="Epochs")
+        field.fill(str(epochs))
+        field.press("Enter")
+        teacher.wait_for_timeout(1500)
+
+
+def wait_for_the_run_to_end(store: RunStore, before, seconds: float) -> None:
+    """Until the run started after `before` (the latest run then) is recorded as ended."""
+    deadline = time.monotonic() + seconds
+    while ((record := store.latest_run()) is None
+           or (before is not None and record.id == before.id)
+           or record.status == "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def app_round(pages, server_pid: int, home: str, epochs: int | None, base: str,
               watchers: int, replayed: tuple[bytes, bytes] | None = None) -> dict:
     """One run in the app. With `replayed` (a watcher's messages, from `capture_a_watcher`)
@@ -212,11 +230,7 @@ def app_round(pages, server_pid: int, home: str, epochs: int | None, base: str,
     for page in pages:
         page.goto(f"{base}/Train")
         page.get_by_role("button", name="Start training").wait_for()
-    if epochs:
-        field = teacher.get_by_role("spinbutton", name="Epochs")
-        field.fill(str(epochs))
-        field.press("Enter")
-        teacher.wait_for_timeout(1500)
+    set_epochs(teacher, epochs)
     store = RunStore(home)
     before = store.latest_run()
     sampler = CpuSampler(server_pid)
@@ -230,11 +244,7 @@ def app_round(pages, server_pid: int, home: str, epochs: int | None, base: str,
     watching_browsers = pages[:0 if replayed else watchers]
     for page in pages[len(watching_browsers):]:
         page.goto("about:blank")                         # ...but those told not to
-    deadline = time.monotonic() + 600
-    while ((record := store.latest_run()) is None
-           or (before is not None and record.id == before.id)
-           or record.status == "running") and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for_the_run_to_end(store, before, 600)
     for page in watching_browsers:
         page.get_by_text("fast · done").wait_for(timeout=60_000)
     sampler.stop()
@@ -260,20 +270,13 @@ def capture_a_watcher(pages, home: str, base: str, epochs: int | None) -> tuple[
     store = RunStore(home)
     before = store.latest_run()
     teacher.goto(f"{base}/Train")
-    if epochs:
-        field = teacher.get_by_role("spinbutton", name="Epochs")
-        field.fill(str(epochs))
-        field.press("Enter")
-        teacher.wait_for_timeout(1500)
+    set_epochs(teacher, epochs)
     teacher.get_by_role("button", name="Start training").click()
     teacher.get_by_text("fast · running").wait_for()
     messages = messages_of_a_watcher(watcher, base)
     teacher.get_by_role("button", name="Stop training").click()
     teacher.get_by_role("button", name="Yes, stop").click()
-    deadline = time.monotonic() + 120
-    while ((record := store.latest_run()) is None or (before and record.id == before.id)
-           or record.status == "running") and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for_the_run_to_end(store, before, 120)
     for page in pages:
         page.goto("about:blank")
     return messages
