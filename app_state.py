@@ -132,11 +132,11 @@ def watching_the_train_page() -> None:
 
 def live_refresh_seconds() -> float:
     """How often this browser's live view refreshes: every 2 s, less often for a big class
-    (mnist_core.watchers). The unlocked teacher's page, the one on the projector, keeps 2 s."""
+    (mnist_core.watchers; a page checks in with `watching_the_train_page` first, so that it
+    counts itself). The unlocked teacher's page, the one on the projector, keeps 2 s."""
     from mnist_core.watchers import MIN_REFRESH_SECONDS
     from mnist_core.watchers import live_refresh_seconds as for_watchers
 
-    watching_the_train_page()
     if teacher_key() is not None and _gate().unlocked:
         return MIN_REFRESH_SECONDS
     return for_watchers(train_page_watchers().count())

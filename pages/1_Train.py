@@ -47,6 +47,7 @@ def _start(config, data) -> None:
 # Every watching browser redraws the live view (two charts) every 2 s, less often for a class
 # of more than 10 (app_state.live_refresh_seconds): each redraw costs the server's cores, which
 # the training needs. The interval is set when the page runs whole, e.g. as a run starts.
+app_state.watching_the_train_page()
 REFRESH = app_state.live_refresh_seconds()
 
 
