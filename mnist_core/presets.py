@@ -107,8 +107,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
             label_smoothing=0.05, augment=True),
     _preset("lesson", "Ours, a strong model within one lesson (batch-norm CNN that downsamples "
             "at once, mild augmentation, label smoothing, 8 epochs): 189k parameters, "
-            "99.5% in 2-3 minutes of training on 2 AVX2-only CPU cores, about 2 minutes "
-            "on 2 cores with AVX-512.",
+            "99.5% in most runs, in 2-3 minutes of training on 2 AVX2-only CPU cores, about 2 "
+            "minutes on 2 cores with AVX-512.",
             # Peak rate 0.008, not 0.005: the same arithmetic; 2 of 26 runs ended below 99.5%
             # (99.48-99.62%), where 0.005 left 6 of 20 there (99.40-99.62%). The typical run is
             # the same (docs/benchmarks.md, "A steadier `lesson`").
