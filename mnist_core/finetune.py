@@ -22,8 +22,9 @@ not forget MNIST, at a low learning rate for a few epochs:
   keep their weights and MNIST statistics. A few dozen drawings cannot improve the general
   features of 60,000 images, only disturb them.
 - The weights kept are those with the best accuracy on the held-out drawings, the starting
-  model included (as training keeps its best validation epoch): stopping midway, or an epoch
-  that made things worse, never hands back a model worse on them than the one it started from.
+  model included (stricter than training, which keeps its final epoch unless an earlier one
+  was clearly better): stopping midway, or an epoch that made things worse, never hands back a
+  model worse on them than the one it started from.
   (When every digit has a single drawing there is nothing held out; the best epoch is then
   chosen on 1,000 MNIST training images outside the replay.) The "after" figure on the
   held-out drawings is thus that of the chosen epoch: with a handful of them, read it as a hint.

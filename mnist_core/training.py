@@ -24,7 +24,7 @@ from .spec import ModelSpec
 
 @dataclass
 class TrainResult:
-    model: object                  # keras.Model in float32, uncompiled, best-validation weights
+    model: object                  # keras.Model in float32, uncompiled; which weights: `train`
     config: TrainConfig
     status: str                    # "done" or "stopped"
     history: list[dict]
@@ -113,7 +113,10 @@ def optimizer(name: str, rate):
 
 def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = None,
           stop_event: threading.Event | None = None) -> TrainResult:
-    """Train `config` on `dataset`; return the best-validation model and its test metrics.
+    """Train `config` on `dataset`; return the model and its test metrics.
+
+    A run that ends its epochs keeps its final weights, unless an earlier epoch was better on
+    validation by more than the validation set can tell apart (`callbacks.clearly_better`).
 
     A stop request ends training after the current group of batches (`steps_per_execution`, at
     most 8, well under a second); the result is then "stopped" but still carries the best
@@ -121,7 +124,7 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
     """
     import keras
 
-    from .callbacks import KeepBest, LiveMetrics, StopOnRequest
+    from .callbacks import KeepBest, LiveMetrics, StopOnRequest, clearly_better
     from .evaluation import evaluate
     from .models import build_model
 
@@ -156,8 +159,11 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
 
     stopped = stop_event.is_set()
     if keep_best.best_weights is not None and len(x_val):
-        current = evaluate(model, x_val, y_val).accuracy if stopped else -1.0
-        if current < keep_best.best_key[0]:
+        if stopped:  # the Stop button promises the best weights seen so far
+            restore = evaluate(model, x_val, y_val).accuracy < keep_best.best_key[0]
+        else:        # where the schedule ends, unless an earlier epoch was clearly better
+            restore = clearly_better(keep_best.best_key[0], keep_best.last_accuracy, len(y_val))
+        if restore:
             model.set_weights(keep_best.best_weights)
     final = as_float32(model, config.spec, precision)
     test_acc = test_loss = None
