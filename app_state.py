@@ -2,7 +2,9 @@
 
 Everything expensive (the store, the job registry, loaded models, MNIST, evaluations) is
 created once per server process with `st.cache_resource` and shared by every session.
-Per-session choices (which model is active) live in `st.session_state` under the keys below.
+Per-session state lives in `st.session_state` under the keys below; what must outlive a page
+load (the teacher's unlock, the model this browser picked) is also kept in the browser, in a
+cookie (browser_memory), and checked by the server each time it is used.
 """
 from __future__ import annotations
 
@@ -10,12 +12,23 @@ from dataclasses import asdict, dataclass
 
 import streamlit as st
 
+from browser_memory import remember
 from mnist_core import catalog, settings
+from mnist_core.catalog import FOLLOW_CLASS
 from mnist_core.store import BUNDLED, RunRecord, RunStore, StoreError
 
-ACTIVE_MODEL = "active_model"          # "bundled" or a run id
+MODEL_PICK = "model_pick"              # this browser's model: FOLLOW_CLASS or a ref
+MODEL_PICKER = "model_picker"          # the sidebar's picker widget (copied to MODEL_PICK)
+SHOWN_CLASS_MODEL = "shown_class_model"   # the class model this page was drawn with
+COOKIES = "cookies_to_keep"            # name -> (value or None to delete, seconds)
+NOTICE = "app_notice"                  # a one-time message for the next page run (a toast)
 TEST_DRAWING = "test_drawing"          # test seam: an RGBA array used instead of the canvas
-TEACHER_GATE = "teacher_gate"          # this session's TeacherGate (unlock state, tries left)
+TEACHER_GATE = "teacher_gate"          # this session's TeacherGate (tries left)
+TEACHER_TOKEN = "teacher_token"        # this browser's teacher token, once unlocked here
+#: How often an open page checks whether the teacher changed the class model (seconds).
+CLASS_MODEL_POLL_SECONDS = 2.0
+#: How long a browser remembers the model it picked (a school term).
+MODEL_PICK_SECONDS = 120 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -70,11 +83,18 @@ def setup_page() -> None:
                        page_icon=str(settings.ASSETS_DIR / "icon.png"))
     _keep_tensorflow_state_between_reruns()
     warm_up_default_model()
+    announce_teacher_link()
+    use_teacher_link()
     for page in PAGES:
         st.sidebar.page_link(page.path, label=page.label, icon=page.icon)
     st.sidebar.divider()
     model_sidebar()
     teacher_sidebar()
+    if notice := st.session_state.pop(NOTICE, None):
+        st.toast(notice, duration="long")
+    with st.sidebar:
+        _follow_the_class_model()
+        remember(st.session_state.get(COOKIES, {}), path=_cookie_path())
 
 
 @st.cache_resource(show_spinner=False)
@@ -137,7 +157,7 @@ def live_refresh_seconds() -> float:
     from mnist_core.watchers import MIN_REFRESH_SECONDS
     from mnist_core.watchers import live_refresh_seconds as for_watchers
 
-    if teacher_key() is not None and _gate().unlocked:
+    if teacher_key() is not None and is_teacher():
         return MIN_REFRESH_SECONDS
     return for_watchers(train_page_watchers().count())
 
@@ -223,28 +243,126 @@ def models() -> list[catalog.ModelInfo]:
     return catalog.list_models(store(), bundled_card())
 
 
+# --- which model: the class model, or this browser's own pick --------------------------------
+
+def _cookie_name(what: str) -> str:
+    """Per server port: two labs on one computer keep separate cookies."""
+    return f"mnist_lab_{what}_{int(st.get_option('server.port'))}"
+
+
+def _cookie_path() -> str:
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}" if base else "/"
+
+
+def _keep_cookie(what: str, value: str | None, seconds: int) -> None:
+    """Ask this browser to keep (or, with None, forget) a cookie from the next page run on."""
+    st.session_state.setdefault(COOKIES, {})[_cookie_name(what)] = (value, seconds)
+
+
+def _browser_cookie(what: str) -> str | None:
+    """The cookie this browser sent when this session opened (never trusted: callers check)."""
+    value = st.context.cookies.get(_cookie_name(what))
+    return value if isinstance(value, str) and 0 < len(value) <= 128 else None
+
+
+@st.cache_resource(show_spinner=False)
+def _class_model_choice() -> catalog.ClassModelChoice:
+    return catalog.ClassModelChoice(store())
+
+
+def class_model_ref() -> str:
+    """The class model's ref (stored: it survives a restart); read at most once a second."""
+    return _class_model_choice().ref()
+
+
+def model_pick() -> str:
+    """This browser's pick: FOLLOW_CLASS (the default) or a model ref; from its cookie when a
+    session starts, so a reload or a new tab keeps it."""
+    if MODEL_PICK not in st.session_state:
+        st.session_state[MODEL_PICK] = _browser_cookie("model") or FOLLOW_CLASS
+    return st.session_state[MODEL_PICK]
+
+
+def pick_model(ref: str) -> None:
+    """This browser uses `ref` (FOLLOW_CLASS: the class model, whatever it becomes) on every
+    page and after reloads. Usable as a button's on_click callback."""
+    st.session_state[MODEL_PICK] = ref
+    _keep_cookie("model", None if ref == FOLLOW_CLASS else ref, MODEL_PICK_SECONDS)
+
+
 def active_model() -> catalog.ModelInfo:
-    available = {m.ref: m for m in models()}
-    return available.get(st.session_state.get(ACTIVE_MODEL, BUNDLED), available[BUNDLED])
+    """The model this browser uses: its own pick, or else the class model."""
+    return catalog.chosen_model(models(), model_pick(), class_model_ref())
 
 
-def set_active_model(ref: str) -> None:
-    """Use as a button's on_click callback: it must run before the picker is drawn."""
-    st.session_state[ACTIVE_MODEL] = ref
+def class_model() -> catalog.ModelInfo:
+    return catalog.class_model(models(), class_model_ref())
+
+
+def make_class_model(ref: str) -> None:
+    """Button callback: the teacher makes `ref` the class model, for every browser that has
+    not picked its own, open pages included (they check every CLASS_MODEL_POLL_SECONDS). This
+    browser follows it too. Checked here, on the server, not only by hiding the button."""
+    if not is_teacher():
+        st.session_state[NOTICE] = "Only the teacher can choose the class model."
+        return
+    try:
+        _class_model_choice().set(ref)
+    except (KeyError, StoreError) as e:
+        st.session_state[NOTICE] = f"The class model was not changed: {_reason(e)}."
+        return
+    pick_model(FOLLOW_CLASS)
+    label = next((m.label for m in models() if m.ref == ref), ref)
+    st.session_state[NOTICE] = f"The class model is now {label}: every browser uses it."
+
+
+def _reason(e: Exception) -> str:
+    return e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+
+
+def _picked_in_sidebar() -> None:
+    pick_model(st.session_state[MODEL_PICKER])
 
 
 def model_sidebar() -> None:
-    """The model picker shown on every page; its widget state is the active model."""
-    options = {m.ref: m for m in models()}
-    if st.session_state.get(ACTIVE_MODEL) not in options:
-        st.session_state[ACTIVE_MODEL] = BUNDLED
-    choice = st.sidebar.selectbox("Active model", list(options), key=ACTIVE_MODEL,
-                                  format_func=lambda ref: options[ref].label)
-    accuracy = options[choice].test_accuracy
-    if accuracy is not None:
-        st.sidebar.caption(f"Test accuracy {accuracy:.2%} on the official MNIST test set.")
+    """The model picker shown on every page: "Class model" (the teacher's choice, followed
+    live) or any one model for this browser alone. The unlocked teacher can make the picked
+    model the class model."""
+    available = models()
+    options = {m.ref: m for m in available}
+    pick = model_pick()
+    if pick != FOLLOW_CLASS and pick not in options:   # its run is gone: follow the class
+        pick_model(pick := FOLLOW_CLASS)
+    current = catalog.class_model(available, class_model_ref())
+    labels = {FOLLOW_CLASS: f"Class model: {current.label}"} | {
+        ref: m.label for ref, m in options.items()}
+    st.session_state[MODEL_PICKER] = pick    # the widget shows the pick, on every page
+    st.sidebar.selectbox("Model", list(labels), key=MODEL_PICKER, format_func=labels.get,
+                         on_change=_picked_in_sidebar,
+                         help="The class model is the one the teacher chose for everyone; "
+                              "pick another to use it in this browser only.")
+    chosen = current if pick == FOLLOW_CLASS else options[pick]
+    if chosen.test_accuracy is not None:
+        st.sidebar.caption(f"Test accuracy {chosen.test_accuracy:.2%} on the official MNIST "
+                           "test set.")
+    if pick != FOLLOW_CLASS and chosen.ref != current.ref and is_teacher():
+        st.sidebar.button("Make it the class model", on_click=make_class_model,
+                          args=(chosen.ref,), icon=":material/groups:")
     if store_error():
         st.sidebar.warning(f"Runs cannot be saved: {store_error()}")
+
+
+@st.fragment(run_every=CLASS_MODEL_POLL_SECONDS)
+def _follow_the_class_model() -> None:
+    """Redraw the whole page when the teacher has changed the class model since it was drawn
+    (only in browsers that follow it): the open Draw page then reads drawings with it."""
+    now = class_model_ref()
+    if st.session_state.get(SHOWN_CLASS_MODEL) not in (None, now) and \
+            model_pick() == FOLLOW_CLASS:
+        st.session_state[SHOWN_CLASS_MODEL] = now
+        st.rerun()
+    st.session_state[SHOWN_CLASS_MODEL] = now
 
 
 @st.cache_resource(show_spinner=False)
@@ -277,12 +395,29 @@ def _gate():
     return st.session_state[TEACHER_GATE]
 
 
+@st.cache_resource(show_spinner=False)
+def teacher_sessions():
+    """The browsers unlocked as the teacher (mnist_core.teacher.TeacherSessions): in memory,
+    so a server restart locks them all."""
+    from mnist_core.teacher import TeacherSessions
+
+    return TeacherSessions()
+
+
+def _teacher_token() -> str | None:
+    """The token this browser unlocked with: this session's own, or its cookie's (a reload,
+    another tab). Whether it still unlocks anything, `teacher_sessions` says."""
+    return st.session_state.get(TEACHER_TOKEN) or _browser_cookie("teacher")
+
+
 def is_teacher() -> bool:
-    """True in a single-user lab (no key configured) or in a session that unlocked the key.
+    """True in a single-user lab (no key configured) or in a browser unlocked as the teacher
+    (typed key or teacher link, in this tab or another, until the teacher locks or the server
+    restarts).
 
     Call it again inside every callback that changes shared state: the check must happen on
     the server when the action runs, not only when the button was drawn."""
-    return teacher_key() is None or _gate().unlocked
+    return teacher_key() is None or teacher_sessions().valid(_teacher_token())
 
 
 def teacher_only(action: str) -> bool:
@@ -293,13 +428,28 @@ def teacher_only(action: str) -> bool:
     return False
 
 
+def _open_teacher_session() -> None:
+    """Unlock this browser: a new token, kept by this session and in the browser's cookie."""
+    from mnist_core.teacher import SESSION_SECONDS
+
+    token = teacher_sessions().open()
+    st.session_state[TEACHER_TOKEN] = token
+    _keep_cookie("teacher", token, SESSION_SECONDS)
+
+
 def _unlock() -> None:
     attempt = st.session_state.pop("teacher_key_attempt", "")
-    st.session_state["teacher_message"] = _gate().try_unlock(attempt, teacher_key())
+    message = _gate().try_unlock(attempt, teacher_key())
+    if message is None:
+        _open_teacher_session()
+    st.session_state["teacher_message"] = message
 
 
 def _lock() -> None:
-    _gate().unlocked = False
+    """Lock this browser, every tab of it: its token stops working on the server at once."""
+    teacher_sessions().close(_teacher_token())
+    st.session_state.pop(TEACHER_TOKEN, None)
+    _keep_cookie("teacher", None, 0)
 
 
 def teacher_sidebar() -> None:
@@ -307,9 +457,10 @@ def teacher_sidebar() -> None:
     the session state as soon as it is checked, and never shown again."""
     if teacher_key() is None:
         return
-    if _gate().unlocked:
-        st.sidebar.caption(":material/lock_open: Teacher controls unlocked in this browser.")
-        st.sidebar.button("Lock teacher controls", on_click=_lock)
+    if is_teacher():
+        st.sidebar.caption(":material/lock_open: Teacher controls unlocked in this browser "
+                           "(reloads and new tabs too) until you lock them.")
+        st.sidebar.button("Lock teacher controls", on_click=_lock, icon=":material/lock:")
         return
     with st.sidebar.form("teacher_unlock", border=False, enter_to_submit=True):
         st.text_input("Teacher key", type="password", key="teacher_key_attempt",
@@ -319,6 +470,48 @@ def teacher_sidebar() -> None:
     message = st.session_state.pop("teacher_message", None)
     if message:
         st.sidebar.error(message)
+
+
+def use_teacher_link() -> None:
+    """A one-time teacher link (`?teacher=TOKEN`) unlocks this browser, once; the token leaves
+    the address bar at once, so it is neither bookmarked nor shown on the projector."""
+    from mnist_core.teacher import redeem_link_token
+
+    token = st.query_params.get("teacher")
+    if token is None:
+        return
+    del st.query_params["teacher"]
+    if teacher_key() is None or is_teacher():
+        return
+    s = store()
+    if not _gate().limiter.allow():
+        st.session_state["teacher_message"] = "Too many tries. Wait a minute before trying again."
+    elif s is not None and redeem_link_token(s, token):
+        _open_teacher_session()
+        st.session_state[NOTICE] = "Teacher controls unlocked by the teacher link."
+    else:
+        st.session_state["teacher_message"] = (
+            "This teacher link was already used or has expired. Type the key, or make a new "
+            "link on the server: python -m mnist_core teacher-link")
+
+
+@st.cache_resource(show_spinner=False)
+def announce_teacher_link() -> str | None:
+    """Once per server, when it serves its first page (at once when Streamlit opens the
+    browser itself): print a one-time teacher link in the server's console, as Jupyter does,
+    so the key need not be typed in front of the class. Never shown in a page."""
+    from mnist_core.teacher import LINK_SECONDS, create_link_token, teacher_link
+
+    s = store()
+    if teacher_key() is None or s is None:
+        return None
+    try:
+        url = teacher_link(join_address().url, create_link_token(s))
+    except StoreError:
+        return None
+    print(f"\n  Teacher link (unlocks one browser once, within {LINK_SECONDS // 3600} h; "
+          f"more: python -m mnist_core teacher-link):\n  {url}\n", flush=True)
+    return url
 
 
 # --- warm start ------------------------------------------------------------------------------

@@ -104,7 +104,16 @@ def layers(ed: builder.Editor) -> builder.Draft:
     return draft
 
 
+# The row buttons show only their icons; their labels ("Move layer 3 up") are there for screen
+# readers, which otherwise read Streamlit's fallback, "arrow_upward icon". Hidden visually, the
+# way screen-reader-only text is, so they take no room.
+_LABELS_FOR_SCREEN_READERS = """<style>[class*="st-key-layer-row-"] button
+[data-testid="stMarkdownContainer"] {position: absolute; width: 1px; height: 1px;
+overflow: hidden; clip-path: inset(50%); white-space: nowrap}</style>"""
+
+
 def _rows(ed: builder.Editor, draft: builder.Draft) -> None:
+    st.html(_LABELS_FOR_SCREEN_READERS)
     st.markdown("**Layers** (input: a 28×28×1 image)")
     for i, layer_id in enumerate(list(ed.ids)):
         kind = LAYER_TYPES[ed.layers[i]["type"]]
@@ -118,7 +127,8 @@ def _rows(ed: builder.Editor, draft: builder.Draft) -> None:
         with st.container(horizontal=True, vertical_alignment="center", gap="small",
                           wrap=False, key=f"layer-row-{layer_id}"):
             st.markdown(name, width="stretch")
-            with st.popover("", icon=":material/tune:", disabled=not kind.fields,
+            with st.popover(f"Edit layer {i + 1}", icon=":material/tune:",
+                            disabled=not kind.fields, key=f"tune-{layer_id}",
                             help=f"Edit layer {i + 1}" if kind.fields else
                             f"{kind.label} has no settings"):
                 st.caption(f"{kind.label}: {kind.about}.")
@@ -128,13 +138,14 @@ def _rows(ed: builder.Editor, draft: builder.Draft) -> None:
                     for cell, f in zip(cells, kind.fields[first:first + width]):
                         with cell:
                             _field(ed, i, f)
-            st.button("", icon=":material/arrow_upward:", key=f"up-{layer_id}", type="tertiary",
-                      help="Move up", disabled=i == 0, on_click=_move, args=(ed, layer_id, -1))
-            st.button("", icon=":material/arrow_downward:", key=f"down-{layer_id}",
-                      type="tertiary", help="Move down", disabled=i == len(ed.ids) - 1,
-                      on_click=_move, args=(ed, layer_id, 1))
-            st.button("", icon=":material/close:", key=f"remove-{layer_id}", type="tertiary",
-                      help="Remove", on_click=_remove, args=(ed, layer_id))
+            st.button(f"Move layer {i + 1} up", icon=":material/arrow_upward:",
+                      key=f"up-{layer_id}", type="tertiary", help="Move up", disabled=i == 0,
+                      on_click=_move, args=(ed, layer_id, -1))
+            st.button(f"Move layer {i + 1} down", icon=":material/arrow_downward:",
+                      key=f"down-{layer_id}", type="tertiary", help="Move down",
+                      disabled=i == len(ed.ids) - 1, on_click=_move, args=(ed, layer_id, 1))
+            st.button(f"Remove layer {i + 1}", icon=":material/close:", key=f"remove-{layer_id}",
+                      type="tertiary", help="Remove", on_click=_remove, args=(ed, layer_id))
 
 
 def _add(ed: builder.Editor, kind_key: str, where_key: str) -> None:

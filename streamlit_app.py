@@ -15,7 +15,8 @@ st.markdown(
 
 model = app_state.active_model()
 left, right = st.columns(2)
-left.metric("Active model", model.label)
+left.metric("Class model" if model.ref == app_state.class_model().ref else
+            "Model in this browser", model.label)
 if model.test_accuracy is not None:
     right.metric("Test accuracy (10,000 official test images)", f"{model.test_accuracy:.2%}")
 

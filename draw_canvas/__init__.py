@@ -27,18 +27,22 @@ _component = st.components.v2.component(
 
 
 def draw_canvas(*, key: str, stroke_width: float, max_size: int, min_size: int = 200,
-                reserve: int = 0, generation: int = 0) -> object:
+                reserve: int = 0, reserve_stacked: int | None = None,
+                generation: int = 0) -> object:
     """Show the canvas; return the raw strokes of the current drawing, or None if none yet.
 
     `stroke_width` is a fraction of the canvas side. The canvas's side in CSS px is
     min(column width, `max_size`, max(`min_size`, screen height - `reserve`)): the height
-    term keeps it (and what the page shows under it) on a short screen without scrolling.
+    term keeps it (and what the page shows under it) on a short screen without scrolling. On
+    a screen at most 640 px wide, where Streamlit stacks columns, `reserve_stacked` (default:
+    `reserve`) replaces `reserve`, leaving room for what comes under the canvas there.
     The strokes come straight from the browser: validate them (mnist_core.strokes) before use.
     """
     result = _component(
         key=key,
         data={"stroke_width": stroke_width, "max_size": max_size, "min_size": min_size,
-              "reserve": reserve, "generation": generation, "max_points": MAX_POINTS},
+              "reserve": reserve, "reserve_stacked": reserve if reserve_stacked is None
+              else reserve_stacked, "generation": generation, "max_points": MAX_POINTS},
         on_drawing_change=lambda: None,   # declares the "drawing" state the canvas sets
         width="stretch", height="content")
     drawing = result.get("drawing")

@@ -44,9 +44,14 @@ function apply(s, data) {
   if (typeof data.max_points === "number") s.maxPoints = data.max_points;
   if (typeof data.max_size === "number") {
     // As wide as the column, at most max_size, and short enough that `reserve` px of the
-    // screen's height remain for what is above and below it; never smaller than min_size.
-    const fit = `max(${data.min_size || 0}px, 100svh - ${data.reserve || 0}px)`;
-    s.canvas.style.maxWidth = `min(${data.max_size}px, ${fit})`;
+    // screen's height remain for what is above and below it (`reserve_stacked` on a narrow
+    // screen, where the prediction comes under the canvas: canvas.css picks one); never
+    // smaller than min_size.
+    const px = (v) => `${Number(v) || 0}px`;
+    s.canvas.style.setProperty("--max-size", px(data.max_size));
+    s.canvas.style.setProperty("--min-size", px(data.min_size));
+    s.canvas.style.setProperty("--reserve", px(data.reserve));
+    s.canvas.style.setProperty("--reserve-stacked", px(data.reserve_stacked ?? data.reserve));
   }
   if (data.generation !== s.generation) {   // first call, or Python pressed Clear
     s.generation = data.generation;

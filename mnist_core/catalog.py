@@ -9,8 +9,11 @@ built.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .config import ConfigError, TrainConfig
 from .spec import ModelSpec, SpecError
@@ -92,13 +95,14 @@ def _run_architecture(run: RunRecord) -> tuple[ModelSpec | None, str | None]:
 
 
 def list_models(store: RunStore | None, card: dict) -> list[ModelInfo]:
-    """The bundled model first, then every stored run that has a model, newest first. A store
-    that cannot be read lists only the bundled model (it needs no store)."""
+    """The bundled model first, then every stored run that offers a model, newest first
+    (`RunRecord.offers_model`: not a run stopped before its first epoch ended). A store that
+    cannot be read lists only the bundled model (it needs no store)."""
     bundled_spec, problem = _architecture(lambda: card_config(card))
     found = [ModelInfo(BUNDLED, f"Bundled ({card.get('preset', 'model')})",
                        card.get("test_accuracy"), bundled_spec, problem)]
     try:
-        runs = [r for r in store.list_runs() if r.has_model] if store is not None else []
+        runs = [r for r in store.list_runs() if r.offers_model] if store is not None else []
     except StoreError:
         runs = []
     specs = {BUNDLED: bundled_spec}
@@ -115,6 +119,53 @@ def list_models(store: RunStore | None, card: dict) -> list[ModelInfo]:
         found.insert(1, ModelInfo(run.id, f"{run.title()}{acc}", run.test_accuracy,
                                   specs[run.id], problem, tuple(run.history)))
     return found
+
+
+#: A browser's model pick that means "whatever the class model is" (the default).
+FOLLOW_CLASS = "class"
+
+
+def class_model(models: list[ModelInfo], class_ref: str) -> ModelInfo:
+    """The class model among `models` (from `list_models`); the bundled model when the stored
+    choice no longer exists (its run's files were removed, the store cannot be read)."""
+    return next((m for m in models if m.ref == class_ref), models[0])
+
+
+def chosen_model(models: list[ModelInfo], pick: object, class_ref: str) -> ModelInfo:
+    """The model a browser uses: the one it picked, if that still exists, else the class
+    model. `pick` comes from the browser (a cookie): anything else reads as FOLLOW_CLASS."""
+    return next((m for m in models if m.ref == pick and pick != FOLLOW_CLASS),
+                class_model(models, class_ref))
+
+
+class ClassModelChoice:
+    """The class model's ref, shared by every session of a server: read from the store at most
+    once every `seconds` (each open page asks every few seconds whether it changed), written
+    through at once. "bundled" when the store cannot be read."""
+
+    def __init__(self, store: RunStore | None, seconds: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store, self.seconds, self._clock = store, seconds, clock
+        self._ref, self._read_at = BUNDLED, float("-inf")
+        self._lock = threading.Lock()
+
+    def ref(self) -> str:
+        with self._lock:
+            if self.store is not None and self._clock() - self._read_at >= self.seconds:
+                try:
+                    self._ref = self.store.class_model()
+                except StoreError:
+                    self._ref = BUNDLED
+                self._read_at = self._clock()
+            return self._ref
+
+    def set(self, ref: str) -> None:
+        """Make `ref` the class model for everyone (KeyError or StoreError saying why not)."""
+        if self.store is None:
+            raise StoreError("the lab home cannot be used, so the class model cannot be kept")
+        with self._lock:
+            self.store.set_class_model(ref)
+            self._ref, self._read_at = ref, self._clock()
 
 
 def model_file(store: RunStore, ref: str | None, *, allow_path: bool = False) -> tuple[Path, str]:

@@ -9,6 +9,9 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+# pandas here, at import: plotly imports it lazily, and two sessions' threads doing that at
+# once met a partially initialized module (a server's first live view failed).
+import pandas  # noqa: F401
 import plotly.graph_objects as go
 
 CURVE_METRICS = {"loss": "Loss", "accuracy": "Accuracy"}

@@ -27,6 +27,8 @@ from .training import train
 _MIRRORED = frozenset({"update", "begin", "begin_epoch", "end_batch", "end_epoch"})
 _FLUSH_SECONDS = 0.1     # how often a child sends its progress (and how stale a mirror can be)
 _PARENT_POLL_SECONDS = 0.5
+#: The error a run records when the server died while its child trained.
+ORPHANED = "the server stopped while this run trained (closed, killed or restarted)"
 
 
 @dataclass
@@ -284,9 +286,12 @@ def _send(sender, message) -> None:
 def _child_main(config: TrainConfig, dataset: Dataset, home: str | None, sender, stop,
                 niceness: int) -> None:
     """The child process: train, record the run in the lab home, tell the parent how it went.
-    It stops (keeping the best weights) when asked, or when its parent has died."""
+    It stops (keeping the best weights) when asked, or when its parent has died: then the run
+    is recorded as interrupted, as it would be had the child died with it, so that the next
+    server's Train page says what happened (and offers it again)."""
     lower_priority(niceness)             # every thread, TensorFlow's to come included
-    threading.Thread(target=_stop_when_orphaned, args=(stop,), daemon=True,
+    orphaned = threading.Event()
+    threading.Thread(target=_stop_when_orphaned, args=(stop, orphaned), daemon=True,
                      name="parent-watch").start()
     from .quiet import import_tensorflow_quietly, skip_final_collection
 
@@ -301,10 +306,13 @@ def _child_main(config: TrainConfig, dataset: Dataset, home: str | None, sender,
             run_id = store.create_run(config.to_dict(), dataset.source)
             progress.update(run_id=run_id)
         result = train(config, dataset, progress, stop)
+        status, error = result.status, None
+        if orphaned.is_set():
+            status, error = "interrupted", ORPHANED
         if store is not None:
-            store.finish_run(run_id, status=result.status, history=result.history,
+            store.finish_run(run_id, status=status, history=result.history,
                              model=result.model, test_accuracy=result.test_accuracy,
-                             test_loss=result.test_loss, seconds=result.seconds)
+                             test_loss=result.test_loss, seconds=result.seconds, error=error)
         progress.flush()
         _send(sender, ("result", {"status": result.status, "history": result.history,
                                   "test_accuracy": result.test_accuracy,
@@ -325,12 +333,13 @@ def _child_main(config: TrainConfig, dataset: Dataset, home: str | None, sender,
         skip_final_collection()
 
 
-def _stop_when_orphaned(stop) -> None:
-    """Set `stop` once the process that started this one has gone. Its pipe to us, not our
-    parent pid, tells: a child of the fork server is not the app's child."""
+def _stop_when_orphaned(stop, orphaned: threading.Event) -> None:
+    """Set `orphaned`, then `stop`, once the process that started this one has gone. Its pipe
+    to us, not our parent pid, tells: a child of the fork server is not the app's child."""
     parent = multiprocessing.parent_process()
     while not stop.is_set():
         if parent is not None and not parent.is_alive():
+            orphaned.set()
             stop.set()
             return
         time.sleep(_PARENT_POLL_SECONDS)

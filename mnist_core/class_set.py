@@ -80,8 +80,9 @@ class PredictionCache:
     small query once they are known. A drawing saved with this model already carries its
     prediction (the student's model classified the same image), which is used as it is.
     Relabelling does not change a prediction; a deleted drawing's entry is simply never
-    looked up again. Each (store, model) has its own lock: two sessions refreshing at once
-    classify a new drawing once, and a slow first fill for one model does not block another.
+    looked up again, and one restored by an undo is still known (or read again, see `ids`).
+    Each (store, model) has its own lock: two sessions refreshing at once classify a new
+    drawing once, and a slow first fill for one model does not block another.
     """
 
     def __init__(self, batch: int = 1024) -> None:
@@ -91,10 +92,12 @@ class PredictionCache:
         self._guard = threading.Lock()
 
     def predictions(self, store: RunStore, ref: str, probabilities: Probabilities,
-                    budget: int | None = None) -> Known:
+                    budget: int | None = None, ids: np.ndarray | None = None) -> Known:
         """What model `ref` answers for the drawings saved so far. With `budget`, stop once
         about that many images were classified in this call (whole batches): a first look at
-        a big class set then fills over a few refreshes instead of one long wait."""
+        a big class set then fills over a few refreshes instead of one long wait. With `ids`
+        (the store's index), drawings among them that this model has never seen although
+        their ids are old (a deletion undone after the model was first shown) are read too."""
         key = (str(store.db_path), ref)
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
@@ -105,12 +108,21 @@ class PredictionCache:
                 known, classified = _extend(known, batch, ref, probabilities)
                 self._known[key] = known  # published per batch: an error keeps the progress
                 spent += classified
+            if ids is not None and (budget is None or spent < budget):
+                ids = np.asarray(ids, np.int64)
+                holes = ids[(ids <= known.last_id) & (known.lookup(ids) == UNKNOWN)]
+                if len(holes):
+                    batch = store.get_drawings(holes[:self.batch].tolist())
+                    known, _ = _extend(known, batch, ref, probabilities)
+                    self._known[key] = known
             return known
 
 
 def _extend(known: Known, batch: list[SavedDrawing], ref: str,
             probabilities: Probabilities) -> tuple[Known, int]:
     """`known` plus this batch, and how many images had to be classified for it."""
+    if not batch:
+        return known, 0
     digits = np.array([d.predicted if d.model == ref and d.predicted in range(10) else UNKNOWN
                        for d in batch], np.int64)
     todo = np.flatnonzero(digits == UNKNOWN)
@@ -118,8 +130,11 @@ def _extend(known: Known, batch: list[SavedDrawing], ref: str,
         images = np.stack([batch[i].image for i in todo]).astype(np.float32) / 255.0
         digits[todo] = np.asarray(probabilities(images[..., None])).argmax(axis=1)
     ids = np.array([d.id for d in batch], np.int64)
-    return Known(np.concatenate([known.ids, ids]), np.concatenate([known.digits, digits]),
-                 int(ids[-1])), len(todo)
+    all_ids, all_digits = np.concatenate([known.ids, ids]), np.concatenate([known.digits, digits])
+    if len(known.ids) and ids.min() <= known.last_id:   # holes filled: keep the ids sorted
+        order = np.argsort(all_ids, kind="stable")
+        all_ids, all_digits = all_ids[order], all_digits[order]
+    return Known(all_ids, all_digits, max(known.last_id, int(ids.max()))), len(todo)
 
 
 def tile_url(image: np.ndarray) -> str:
@@ -194,7 +209,7 @@ def wall_view(store: RunStore, cache: PredictionCache, ref: str, probabilities: 
     for that page, and classifies at most about `budget` new drawings (1,024: ~0.5 s on two
     cores), so a first look at a big class set fills over a few refreshes."""
     ids, labels = store.drawing_index()      # first: the cache then covers every id read here
-    predictions = cache.predictions(store, ref, probabilities, budget).lookup(ids)
+    predictions = cache.predictions(store, ref, probabilities, budget, ids).lookup(ids)
     keep = np.ones(len(ids), bool)
     if digit is not None:
         keep &= labels == digit
@@ -216,7 +231,7 @@ def class_accuracy(store: RunStore, cache: PredictionCache, ref: str,
     """(number of saved drawings, share model `ref` reads right), through the shared cache:
     a page showing it again costs one small query, not a pass over every drawing."""
     ids, labels = store.drawing_index()
-    predictions = cache.predictions(store, ref, probabilities).lookup(ids)
+    predictions = cache.predictions(store, ref, probabilities, ids=ids).lookup(ids)
     return len(ids), overall_accuracy(digit_stats(labels, predictions))
 
 

@@ -79,6 +79,15 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("runs", help="list stored training runs")
     s.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("class-model", help="show the class model (the one every browser uses "
+                       "unless it picked its own), or make another the class model")
+    c.add_argument("model", nargs="?", metavar="MODEL", help="'bundled' or a run id to use")
+
+    k = sub.add_parser("teacher-link", help="print a one-time link that unlocks the teacher "
+                       "controls in one browser (the server needs a teacher key)")
+    k.add_argument("--url", help="the lab's address as students open it (default: this "
+                   "computer's LAN address, port 8501)")
     return p
 
 
@@ -185,6 +194,9 @@ def _export(job, path: Path, args) -> None:
 
     if path.suffix != ".keras":
         raise ValueError("--export needs a file name ending in .keras")
+    if job.result.model is None:
+        raise ValueError(f"run {job.record.id} was stopped before its first epoch ended: it "
+                         "has no model to export")
     save_atomic(job.result.model, path)
     card = {"run_id": job.record.id, "preset": job.config.preset, "config": job.config.to_dict(),
             "test_accuracy": job.record.test_accuracy, "test_loss": job.record.test_loss,
@@ -323,14 +335,39 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def cmd_class_model(args) -> int:
+    from .store import RunStore
+
+    store = RunStore()
+    if args.model:
+        store.set_class_model(args.model)
+        print(f"the class model is now {args.model}; open pages switch to it within seconds")
+    else:
+        print(store.class_model())
+    return 0
+
+
+def cmd_teacher_link(args) -> int:
+    from .joining import lan_ip
+    from .store import RunStore
+    from .teacher import LINK_SECONDS, create_link_token, teacher_link
+
+    url = args.url or f"http://{lan_ip() or 'localhost'}:8501"
+    print(teacher_link(url, create_link_token(RunStore())))
+    print(f"(works once, within {LINK_SECONDS // 3600} hours, on a server of this lab home "
+          f"({settings.lab_home()}) that has a teacher key)", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("train", "finetune", "evaluate"):
         args.dataset = load_mnist_soon(args.data)   # read while TensorFlow loads
-    if args.command != "runs":
+    if args.command not in ("runs", "class-model", "teacher-link"):
         import_tensorflow_quietly()
     handler = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-               "finetune": cmd_finetune, "runs": cmd_runs}[args.command]
+               "finetune": cmd_finetune, "runs": cmd_runs, "class-model": cmd_class_model,
+               "teacher-link": cmd_teacher_link}[args.command]
     try:
         return handler(args)
     except USER_ERRORS as e:

@@ -61,6 +61,32 @@ _WHAT_IT_DOES = {
 }
 
 
+# What students call each kind of layer: "conv 1", "pool 2", "dense 1", instead of Keras'
+# names ("conv2d_7", "re_lu_7"), which count every layer the process ever built.
+_ROLES = {
+    "Conv2D": "conv", "MaxPooling2D": "pool", "AveragePooling2D": "pool",
+    "GlobalAveragePooling2D": "global pool", "GlobalMaxPooling2D": "global pool",
+    "BatchNormalization": "batch norm", "ReLU": "relu", "Softmax": "softmax", "Dense": "dense",
+    "Flatten": "flatten", "Dropout": "dropout", "SpatialDropout2D": "dropout",
+}
+
+
+def role_names(layers: list) -> list[str]:
+    """Each layer's name by its role, numbered per role in model order: "conv 1", "relu 1",
+    "conv 2", "pool 1", "dense 1". An Activation layer is named by its function ("relu 2");
+    a kind of layer we have no word for by its lower-case type."""
+    counts: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        kind = type(layer).__name__
+        role = _ROLES.get(kind, kind.lower())
+        if kind == "Activation":
+            role = getattr(getattr(layer, "activation", None), "__name__", "") or "activation"
+        counts[role] = counts.get(role, 0) + 1
+        names.append(f"{role} {counts[role]}")
+    return names
+
+
 @dataclass(frozen=True)
 class LayerOutput:
     """One entry of the listing: a layer (or the input) and what it made of the drawing."""
@@ -72,6 +98,7 @@ class LayerOutput:
     shape: tuple[int, ...]        # output shape without the batch axis, e.g. (28, 28, 32)
     values: np.ndarray | None     # float32 output of that shape; None for SAME
     note: str = ""                # what the layer does, or why it shows nothing new
+    role: str = "input"           # what students call it: "conv 1" (see `role_names`)
 
     @property
     def shape_text(self) -> str:
@@ -80,7 +107,7 @@ class LayerOutput:
 
     @property
     def title(self) -> str:
-        return f"{self.index}. {self.name} ({self.layer_type})"
+        return f"{self.index}. {self.role} ({self.layer_type})"
 
     @property
     def caption(self) -> str:
@@ -99,8 +126,8 @@ class Kernels:
     def caption(self) -> str:
         k1, k2, channels, filters = self.weights.shape
         per = "" if channels == 1 else f" per input channel ({channels})"
-        return (f"{filters} kernels of {k1}×{k2} weights{per} in {self.layer_name}: orange "
-                "weights add the pixel under them, blue ones subtract it")
+        return (f"{filters} kernels of {k1}×{k2} weights{per} in conv 1, the first "
+                "convolution: orange weights add the pixel under them, blue ones subtract it")
 
 
 @dataclass(frozen=True)
@@ -126,6 +153,7 @@ class _Step:
     output: int | None
     note: str
     is_output: bool = False       # gives the model's output: the probabilities
+    role: str = ""
 
 
 class InsideNetwork:
@@ -173,7 +201,7 @@ class InsideNetwork:
             note = ("the probability of each digit: the network's answer"
                     if kind == PROBABILITIES else step.note)
             layers.append(LayerOutput(i + 1, step.name, step.layer_type, kind, step.shape,
-                                      values, note))
+                                      values, note, step.role))
         return InsideView(tuple(layers), self.kernels)
 
 
@@ -187,26 +215,27 @@ def _plan(model) -> tuple[list[_Step], list]:
     steps: list[_Step] = []
     tensors: list = []
     answer = model.outputs[0]
-    for layer in model.layers:
+    shown = [la for la in model.layers if type(la).__name__ != "InputLayer"]
+    for layer, role in zip(shown, role_names(shown)):
         kind = type(layer).__name__
-        if kind == "InputLayer":
-            continue
         try:   # Keras gives a shared layer's first call here: not "its" output, so none
             tensor = layer.output if len(getattr(layer, "_inbound_nodes", ())) <= 1 else None
         except (AttributeError, ValueError):
             tensor = None
         if tensor is None or isinstance(tensor, (list, tuple, dict)):
             steps.append(_Step(layer.name, kind, (), None,
-                               "used more than once or with several outputs: not shown"))
+                               "used more than once or with several outputs: not shown",
+                               role=role))
             continue
         shape = tuple(int(n) if n is not None else 0 for n in tensor.shape[1:])
         is_output = tensor is answer
         if not is_output and (kind in _IDENTITY_AT_INFERENCE or kind == "Flatten"):
             note = _IDENTITY_AT_INFERENCE.get(
                 kind, f"the same numbers as above, in one row of {int(np.prod(shape)):,}")
-            steps.append(_Step(layer.name, kind, shape, None, note))
+            steps.append(_Step(layer.name, kind, shape, None, note, role=role))
             continue
-        steps.append(_Step(layer.name, kind, shape, len(tensors), _describe(layer), is_output))
+        steps.append(_Step(layer.name, kind, shape, len(tensors), _describe(layer), is_output,
+                           role))
         tensors.append(tensor)
     if not any(step.is_output for step in steps):
         raise ValueError("no layer of the model gives its output: nothing to show as the answer")

@@ -53,7 +53,35 @@ CREATE TABLE IF NOT EXISTS drawings (
     image BLOB NOT NULL,
     hash TEXT
 );
+CREATE TABLE IF NOT EXISTS deleted_drawings (
+    id INTEGER PRIMARY KEY,
+    created_at REAL NOT NULL,
+    label INTEGER NOT NULL,
+    predicted INTEGER,
+    model TEXT,
+    image BLOB NOT NULL,
+    hash TEXT,
+    deleted_at REAL NOT NULL,
+    batch TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deleted_drawings_batch ON deleted_drawings (batch);
+CREATE TABLE IF NOT EXISTS lab_settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS teacher_links (
+    hash TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
 """
+_DRAWING_COLUMNS = "id, created_at, label, predicted, model, image, hash"
+#: How long deleted drawings can be restored ("Undo" on the Class page), in seconds.
+UNDO_SECONDS = 24 * 3600
+#: The lab_settings row naming the class model: the model every browser uses unless it picked
+#: its own (the teacher sets it; it survives a server restart).
+CLASS_MODEL = "class_model"
 # Created after the migration below: a database from before the hash column needs it first.
 _DRAWING_INDEXES = """
 CREATE UNIQUE INDEX IF NOT EXISTS drawings_hash ON drawings (hash);
@@ -101,6 +129,14 @@ class RunRecord:
     @property
     def has_model(self) -> bool:
         return self.model_file is not None
+
+    @property
+    def offers_model(self) -> bool:
+        """Has a model worth offering in the app's model lists: a run stopped or interrupted
+        before its first epoch ended (a Start pressed by mistake, then Stop) has nothing learnt
+        worth keeping. Records from before that rule may still carry such a model: it is not
+        offered."""
+        return self.has_model and (self.status == "done" or self.epochs_done > 0)
 
     @property
     def epochs_done(self) -> int:
@@ -211,8 +247,11 @@ class RunStore:
         """Close a run; the model file is fully written before the row points at it.
 
         `config`, if given, replaces the config recorded at the start (a fine-tune adds the
-        before/after figures it only knows at the end)."""
+        before/after figures it only knows at the end). A run stopped or interrupted before its
+        first epoch ended keeps its record but no model (see `RunRecord.offers_model`)."""
         model_file = None
+        if status != "done" and not history:
+            model = None
         if model is not None:
             try:
                 model_file = save_atomic(model, self.models_dir / f"{run_id}.keras").name
@@ -413,17 +452,95 @@ class RunStore:
             if cur.rowcount == 0:
                 raise _changed(db, drawing_id)
 
-    def delete_drawing(self, drawing_id: int, expected_label: int | None = None) -> None:
-        """Delete a drawing; with `expected_label`, only if it still has that label.
+    def delete_drawing(self, drawing_id: int, expected_label: int | None = None) -> str:
+        """Delete a drawing; with `expected_label`, only if it still has that label. Returns
+        the deletion's batch id, which `restore_drawings` takes to undo it.
 
         Raises `DrawingChanged` when it was already deleted, or relabelled since the editor
         looked at it (then it is kept: the other teacher may have just fixed it)."""
         expected = None if expected_label is None else _digit(expected_label)
         with self._connect() as db, _immediate(db):
-            cur = db.execute("DELETE FROM drawings WHERE id = ? AND (? IS NULL OR label = ?)",
-                             (int(drawing_id), expected, expected))
-            if cur.rowcount == 0:
+            row = db.execute("SELECT id FROM drawings WHERE id = ? AND (? IS NULL OR label = ?)",
+                             (int(drawing_id), expected, expected)).fetchone()
+            if row is None:
                 raise _changed(db, drawing_id)
+            return _move_to_bin(db, [int(drawing_id)])[0]
+
+    def delete_drawings(self, ids: Sequence[int]) -> tuple[str, int]:
+        """Delete every drawing of `ids` still stored (a teacher's selection): (batch id for
+        `restore_drawings`, how many were deleted). Ids already gone are skipped."""
+        with self._connect() as db, _immediate(db):
+            return _move_to_bin(db, sorted({int(i) for i in ids}))
+
+    def delete_drawings_since(self, seconds: float) -> tuple[str, int]:
+        """Delete every drawing saved in the last `seconds` (say, a lesson's last 10 minutes
+        gone wrong): (batch id for `restore_drawings`, how many were deleted)."""
+        since = time.time() - float(seconds)
+        with self._connect() as db, _immediate(db):
+            ids = [r[0] for r in db.execute("SELECT id FROM drawings WHERE created_at >= ?",
+                                            (since,))]
+            return _move_to_bin(db, ids)
+
+    def count_drawings_since(self, seconds: float) -> int:
+        """How many drawings were saved in the last `seconds` (what deleting them would take)."""
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM drawings WHERE created_at >= ?",
+                                  (time.time() - float(seconds),)).fetchone()[0])
+
+    def restore_drawings(self, batch: str) -> int:
+        """Undo a deletion: put its drawings back, with their ids, labels and dates. A drawing
+        whose image was saved again meanwhile is not restored twice. Returns how many came back
+        (0 when the batch is unknown or older than `UNDO_SECONDS`)."""
+        with self._connect() as db, _immediate(db):
+            restored = db.execute(
+                f"INSERT INTO drawings ({_DRAWING_COLUMNS}) SELECT {_DRAWING_COLUMNS} FROM "
+                "deleted_drawings AS d WHERE batch = ? AND deleted_at >= ? AND NOT EXISTS "
+                "(SELECT 1 FROM drawings WHERE hash = d.hash OR id = d.id)",
+                (str(batch), time.time() - UNDO_SECONDS)).rowcount
+            db.execute("DELETE FROM deleted_drawings WHERE batch = ?", (str(batch),))
+            return int(restored)
+
+    # --- lab settings and teacher links -------------------------------------------------------
+
+    def setting(self, name: str) -> str | None:
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM lab_settings WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_setting(self, name: str, value: str) -> None:
+        with self._connect() as db:
+            db.execute("INSERT INTO lab_settings (name, value, updated_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+                       "updated_at = excluded.updated_at", (name, str(value), time.time()))
+
+    def class_model(self) -> str:
+        """The class model's ref ("bundled" until the teacher picks another)."""
+        return self.setting(CLASS_MODEL) or BUNDLED
+
+    def set_class_model(self, ref: str) -> None:
+        """Make `ref` the class model: "bundled", or a stored run that offers a model (KeyError
+        with the reason otherwise, and nothing changes)."""
+        if ref != BUNDLED:
+            run = self.get_run(ref)
+            if not run.offers_model:
+                raise KeyError(f"run '{ref}' has no model to use (status: {run.status})")
+        self.set_setting(CLASS_MODEL, ref)
+
+    def add_teacher_link(self, digest: str, expires_at: float) -> None:
+        """Remember a one-time teacher link by its token's digest (never the token itself);
+        expired links are forgotten on the way."""
+        now = time.time()
+        with self._connect() as db:
+            db.execute("DELETE FROM teacher_links WHERE expires_at <= ?", (now,))
+            db.execute("INSERT OR REPLACE INTO teacher_links (hash, created_at, expires_at) "
+                       "VALUES (?, ?, ?)", (digest, now, float(expires_at)))
+
+    def use_teacher_link(self, digest: str) -> bool:
+        """True once for a link that exists and has not expired; it is used up at once, so two
+        browsers opening the same link cannot both get in."""
+        with self._connect() as db:
+            return db.execute("DELETE FROM teacher_links WHERE hash = ? AND expires_at > ?",
+                              (digest, time.time())).rowcount == 1
 
 
 @dataclass(frozen=True)
@@ -490,6 +607,22 @@ def _immediate(db: sqlite3.Connection):
             db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _move_to_bin(db: sqlite3.Connection, ids: list[int]) -> tuple[str, int]:
+    """Move the drawings `ids` that exist into deleted_drawings under a new batch id (inside
+    the caller's transaction), and forget deletions older than UNDO_SECONDS. Returns (batch,
+    how many were moved)."""
+    now, batch, moved = time.time(), uuid.uuid4().hex, 0
+    db.execute("DELETE FROM deleted_drawings WHERE deleted_at < ?", (now - UNDO_SECONDS,))
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        marks = ", ".join("?" * len(part))
+        db.execute(f"INSERT OR REPLACE INTO deleted_drawings ({_DRAWING_COLUMNS}, deleted_at, "
+                   f"batch) SELECT {_DRAWING_COLUMNS}, ?, ? FROM drawings WHERE id IN ({marks})",
+                   (now, batch, *part))
+        moved += db.execute(f"DELETE FROM drawings WHERE id IN ({marks})", part).rowcount
+    return batch, moved
 
 
 def _add_drawing_hashes(db: sqlite3.Connection) -> None:

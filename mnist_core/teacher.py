@@ -1,16 +1,26 @@
 """The teacher key: who may start and stop training and edit the class's drawings.
 
 With no key configured the lab is a single-user lab and everything is open. With a key, a
-browser session unlocks once by typing it. The key is compared in constant time
-(`hmac.compare_digest` on digests, so neither content nor length leaks through timing), never
-echoed or logged, and a session gets only a few tries per minute.
+browser unlocks by typing it (or by opening a one-time teacher link). The key is compared in
+constant time (`hmac.compare_digest` on digests, so neither content nor length leaks through
+timing), never echoed or logged, and a session gets only a few tries per minute.
+
+An unlock is remembered for the browser, not for one page load: the server gives it a random
+token (`TeacherSessions`), which the browser keeps in a cookie and sends with every page it
+opens, reloads and new tabs included. The server keeps only the token's digest, in memory, so
+locking (or restarting the server) ends it; Streamlit's session ids, which its log prints,
+unlock nothing.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import os
+import secrets
+import threading
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .ratelimit import RateLimiter
 
@@ -20,6 +30,13 @@ TRIES_PER_MINUTE = 5
 #: Longer input is refused before hashing; no real key is this long (a 10 kB paste is a mistake
 #: or an attack, and gets the same message as any wrong key).
 MAX_KEY_LENGTH = 256
+#: How long an unlocked browser stays unlocked unless the teacher locks it: a school day.
+SESSION_SECONDS = 12 * 3600
+#: How long a one-time teacher link works if nobody opens it.
+LINK_SECONDS = 12 * 3600
+#: A teacher token is 43 characters (32 random bytes, URL-safe base64); longer input is refused
+#: unread, so a hostile cookie or link costs nothing to check.
+_MAX_TOKEN_LENGTH = 64
 
 
 def configured_key(secrets_key: str | None = None) -> str | None:
@@ -38,17 +55,15 @@ def _digest(text: str) -> bytes:
 
 @dataclass
 class TeacherGate:
-    """One browser session's unlock state and its own budget of tries."""
+    """One browser session's budget of tries at the key (or at teacher links)."""
 
-    unlocked: bool = False
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(TRIES_PER_MINUTE, 60.0))
 
     def try_unlock(self, attempt: str | None, key: str | None) -> str | None:
-        """Unlock if `attempt` is the key. Returns None on success, else the message to show.
-
-        The message never contains the attempt or the key."""
+        """None if `attempt` is the key (or no key is configured): the caller unlocks the
+        browser (`TeacherSessions.open`). Otherwise the message to show, which never contains
+        the attempt or the key."""
         if key is None:
-            self.unlocked = True
             return None
         if not self.limiter.allow():
             wait = max(1, round(self.limiter.retry_after()))
@@ -59,7 +74,65 @@ class TeacherGate:
         # Compare digests: equal length always, and the comparison runs in constant time.
         ok = len(attempt) <= MAX_KEY_LENGTH and hmac.compare_digest(_digest(attempt.strip()),
                                                                     _digest(key))
-        if not ok:
-            return "That is not the teacher key."
-        self.unlocked = True
+        return None if ok else "That is not the teacher key."
+
+
+def _token_digest(token: object) -> str | None:
+    """The digest the server keeps of a token, or None for anything that cannot be one."""
+    if not isinstance(token, str) or not 0 < len(token) <= _MAX_TOKEN_LENGTH:
         return None
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class TeacherSessions:
+    """The browsers unlocked as the teacher, by the digest of a random token that only that
+    browser holds (in a cookie). In memory, shared by the server's sessions: a restart locks
+    every browser, as does `close` for one. At most `limit` at once; the oldest go first."""
+
+    def __init__(self, seconds: float = SESSION_SECONDS, limit: int = 64,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.seconds, self.limit, self._clock = seconds, limit, clock
+        self._expiry: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def open(self) -> str:
+        """A new unlocked browser: its token (give it to that browser, and to no one else)."""
+        token = secrets.token_urlsafe(32)
+        now = self._clock()
+        with self._lock:
+            self._expiry = {d: t for d, t in self._expiry.items() if t > now}
+            while len(self._expiry) >= self.limit:
+                self._expiry.pop(min(self._expiry, key=self._expiry.get))
+            self._expiry[_token_digest(token)] = now + self.seconds
+        return token
+
+    def valid(self, token: object) -> bool:
+        digest = _token_digest(token)
+        with self._lock:
+            return digest is not None and self._expiry.get(digest, 0) > self._clock()
+
+    def close(self, token: object) -> None:
+        """Lock the browser holding `token` (every tab of it)."""
+        digest = _token_digest(token)
+        with self._lock:
+            self._expiry.pop(digest, None)
+
+
+def create_link_token(store, seconds: float = LINK_SECONDS) -> str:
+    """A one-time teacher link's token, recorded (as its digest) in the lab home's store, so
+    that the server accepts it once, until it expires: printed in the server's console at
+    start, or by `python -m mnist_core teacher-link`."""
+    token = secrets.token_urlsafe(32)
+    store.add_teacher_link(_token_digest(token), time.time() + seconds)
+    return token
+
+
+def redeem_link_token(store, token: object) -> bool:
+    """True once for a valid, unexpired link token; it is used up whatever happens next."""
+    digest = _token_digest(token)
+    return digest is not None and store.use_teacher_link(digest)
+
+
+def teacher_link(base_url: str, token: str) -> str:
+    """The address that unlocks a browser once: the lab's address with `?teacher=TOKEN`."""
+    return f"{base_url.rstrip('/')}/?teacher={token}"

@@ -24,7 +24,8 @@ from .spec import ModelSpec
 
 @dataclass
 class TrainResult:
-    model: object                  # keras.Model in float32, uncompiled; which weights: `train`
+    model: object | None           # keras.Model in float32, uncompiled (which weights and
+                                   # when None: `train`)
     config: TrainConfig
     status: str                    # "done" or "stopped"
     history: list[dict]
@@ -120,7 +121,8 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
 
     A stop request ends training after the current group of batches (`steps_per_execution`, at
     most 8, well under a second); the result is then "stopped" but still carries the best
-    weights seen (never lost).
+    weights seen (never lost), unless no epoch had ended: then it has no model and no test
+    figures (a few hundred batches of one epoch are not a model worth offering).
     """
     import keras
 
@@ -158,6 +160,9 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
                          keep_best])
 
     stopped = stop_event.is_set()
+    if stopped and not progress.snapshot().history:   # Start, then Stop: nothing to keep
+        return TrainResult(None, config, "stopped", [], None, None, time.monotonic() - started,
+                           dataset.source)
     if keep_best.best_weights is not None and len(x_val):
         if stopped:  # the Stop button promises the best weights seen so far
             restore = evaluate(model, x_val, y_val).accuracy < keep_best.best_key[0]

@@ -94,26 +94,46 @@ def live_view() -> None:
         st.success(f"Run {snap.run_id or ''} {snap.status}: {score}.")
         if hasattr(job.result, "comparison"):  # a fine-tune: before and after, side by side
             st.table(job.result.comparison())
-        if snap.run_id and store is not None:
-            st.button("Make it the active model", on_click=app_state.set_active_model,
-                      args=(snap.run_id,), type="primary")
+        record = job.record
+        if record is not None and not record.offers_model:
+            st.info("Stopped before its first epoch ended, so no model was kept (its record is "
+                    "in the list of runs).", icon=":material/info:")
+        elif snap.run_id and store is not None:
+            with st.container(horizontal=True):
+                if app_state.is_teacher():
+                    st.button("Make it the class model", on_click=app_state.make_class_model,
+                              args=(snap.run_id,), type="primary", icon=":material/groups:",
+                              help="Every browser that has not picked its own model uses it.")
+                st.button("Use it in this browser", on_click=app_state.pick_model,
+                          args=(snap.run_id,))
     if snap.active and app_state.teacher_only("Stopping the run"):
         if not st.session_state.get("confirm_stop"):
             st.button("Stop training", icon=":material/stop:", on_click=_set_confirm, args=(True,))
         else:
-            st.warning("Stop now? The best weights so far are kept and saved.")
+            st.warning("Stop now? The best weights so far are kept and saved (a run stopped "
+                       "before its first epoch ends keeps none).")
             yes, no = st.columns(2)
             yes.button("Yes, stop", type="primary", on_click=_stop, args=(job,))
             no.button("No, keep training", on_click=_set_confirm, args=(False,))
 
-@st.fragment(run_every=1.0)
-def watch_for_a_new_run() -> None:
-    """Any session may start a run: switch this page to the live view within a second."""
+
+LIVE = registry.current is not None and registry.current.active
+
+
+@st.fragment(run_every=None if LIVE else 1.0)
+def watch_for_a_new_run(live: bool) -> None:
+    """Any session may start a run: switch this page to the live view within a second.
+
+    Every full run calls it, before the st.stop() below: a script that ends in st.stop()
+    keeps the fragments it did not call, and a tick already on its way when the page switched
+    to the live view then redrew this one at its old place, past the end of the shorter page
+    ("Bad delta path index 3", a blank page)."""
     app_state.watching_the_train_page()
-    if registry.current is not None and registry.current.active:
+    if not live and registry.current is not None and registry.current.active:
         st.rerun()
 
 
+watch_for_a_new_run(LIVE)
 if registry.current is not None:
     if registry.current.active and st.session_state.get("start_pressed") and not flash:
         # This browser pressed Start while another session's run began: say so, by name.
@@ -126,10 +146,11 @@ if registry.current is not None:
 elif (last := app_state.last_run()) is not None and last.status == "interrupted":
     from mnist_core.catalog import run_config
 
+    kept = ("Its curves are kept, and its best weights so far as a model in the model lists."
+            if last.offers_model else "Its curves are kept; no model was saved.")
     st.warning(f"The last run, '{last.preset}' ({last.id}), was interrupted after "
                f"{last.how_far()}: the server stopped while it trained (the laptop slept or the "
-               "process was closed). Its curves are kept; no model was saved.",
-               icon=":material/warning:")
+               f"process was closed). {kept}", icon=":material/warning:")
     try:
         again = None if last.data_source.startswith("Kaggle") else run_config(last)
     except ValueError as e:   # a hand-edited record: say why it cannot be redone
@@ -141,7 +162,6 @@ elif (last := app_state.last_run()) is not None and last.status == "interrupted"
             _start(again, app_state.mnist())
         except (ValueError, DataError) as e:
             st.error(str(e))
-watch_for_a_new_run()
 
 st.subheader("New run")
 editor = builder_view.editor()

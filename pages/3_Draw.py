@@ -1,9 +1,12 @@
-"""Draw: a canvas whose drawing the active model classifies the moment the pen lifts.
+"""Draw: a canvas whose drawing this browser's model classifies the moment the pen lifts.
 
 Canvas left, prediction right, so the digit stays in view while drawing; on phones, where
-Streamlit stacks columns, the prediction comes straight under the canvas and the details after.
+Streamlit stacks columns, the prediction comes straight under the canvas, then the row of
+digits that saves the drawing (one tap: the true digit), then the details. A save clears the
+canvas for the next digit and says what was saved, with an undo.
 """
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 import app_state
 from draw_canvas import draw_canvas
@@ -14,14 +17,29 @@ from mnist_core.store import StoreError
 from mnist_core.strokes import render_strokes, stroke_width_fraction
 
 PROJECTOR, GENERATION, SAVE_LIMIT = "projector_mode", "canvas_generation", "drawing_save_limit"
-# Canvas sizes (px); `reserve`: screen height kept for the header above it and, on phones, the
-# digit below it. A compact header leaves the height to the canvas; the metric's own 2.25rem
-# digit is small at arm's length and tiny on a projector.
-CANVAS = {False: dict(max_size=440, min_size=220, reserve=350),
+LAST_SAVE = "last_saved_drawing"   # (drawing id, label, canvas generation it was drawn in)
+# Canvas sizes (px); `reserve`: screen height kept for what is above it and, on phones, the
+# digit and the row that saves it below it, so that drawing and saving need no scrolling. The
+# metric's own 2.25rem digit is small at arm's length and tiny on a projector.
+CANVAS = {False: dict(max_size=440, min_size=220, reserve=350, reserve_stacked=340),
           True: dict(max_size=640, min_size=480, reserve=350)}
 STYLE = """<style>[data-testid="stMainBlockContainer"] {padding-top: 3.5rem}
 .st-key-draw_title h1 {font-size: 2rem; padding: 0 0 0.25rem}
-.st-key-prediction [data-testid="stMetricValue"] {font-size: %s; line-height: 1.1}</style>"""
+.st-key-prediction [data-testid="stMetricValue"] {font-size: %s; line-height: 1.1}
+.st-key-save_as {gap: 0.25rem; flex-wrap: nowrap}
+.st-key-save_as [data-testid="stElementContainer"] {flex: 1 1 0; min-width: 0}
+.st-key-save_as button {width: 100%%; min-width: 0; padding: 0}
+.st-key-save_as button * {pointer-events: none}
+@media (max-width: 640px) {
+  [data-testid="stMainBlockContainer"] {padding-top: 3rem}
+  [data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] {gap: 0.6rem}
+  .st-key-draw_title h1 {font-size: 1.5rem}
+  .st-key-prediction [data-testid="stMetric"] > div {display: flex; flex-wrap: wrap;
+    align-items: center; column-gap: 0.75rem}
+  .st-key-prediction [data-testid="stMetricValue"] {font-size: 3rem}
+}</style>"""
+
+PRIMARY = "#ff4b4b"   # Streamlit's primary colour (no theme is set in .streamlit/config.toml)
 
 app_state.setup_page()
 if PROJECTOR not in st.session_state:   # ?projector=1 opens the page ready for the class screen
@@ -30,6 +48,7 @@ if PROJECTOR not in st.session_state:   # ?projector=1 opens the page ready for 
 
 def _clear() -> None:
     st.session_state[GENERATION] = st.session_state.get(GENERATION, 0) + 1
+    st.session_state.pop(app_state.TEST_DRAWING, None)   # what stands in for the canvas too
 
 
 def _set_projector() -> None:
@@ -43,9 +62,12 @@ st.sidebar.toggle("Projector mode", st.session_state[PROJECTOR], key="projector_
                   "the class's screen (or open the page with ?projector=1).")
 projector = st.session_state[PROJECTOR]
 st.html(STYLE % ("10rem" if projector else "4rem"))
-with st.container(key="draw_title"):
-    st.title("Draw a digit")
 model = app_state.active_model()
+whose = ("the class model" if app_state.model_pick() == app_state.FOLLOW_CLASS
+         else "picked in this browser")
+with st.container(key="draw_title", gap=None):
+    st.title("Draw a digit")
+    st.caption(f":material/neurology: Read by **{model.label}**, {whose}.")
 
 
 @st.fragment
@@ -53,9 +75,11 @@ def draw_area() -> None:
     """Each stroke reruns only this fragment, not the page (sidebar, store look-ups)."""
     left, right = st.columns([1, 1] if projector else [1.2, 1], gap="medium")
     with left:
-        with st.container(horizontal=True, vertical_alignment="bottom"):
-            width = stroke_width_fraction(st.slider("Stroke width", 5, 50, 20, key="stroke_width"))
+        with st.container(horizontal=True, vertical_alignment="center"):
             st.button("Clear", icon=":material/ink_eraser:", on_click=_clear)
+            with st.popover("Pen size", icon=":material/line_weight:"):
+                width = stroke_width_fraction(st.slider("Stroke width", 5, 50, 20,
+                                                        key="stroke_width"))
         strokes = draw_canvas(key="canvas", stroke_width=width, **CANVAS[projector],
                               generation=st.session_state.get(GENERATION, 0))
     with right:
@@ -69,20 +93,58 @@ def draw_area() -> None:
         prediction = None if drawing is None else app_state.predictor(model.ref).classify(drawing)
         if prediction is None or prediction.digit is None:
             st.session_state.pop(DRAWING_STATE_KEY, None)   # the Inside page shows no stale one
-            reason = prediction.prepared.reason if prediction is not None else None
-            st.info("Draw a digit (0-9) on the black canvas: the prediction appears here."
-                    + (f" ({reason})" if reason and reason != "nothing drawn" else ""),
-                    icon=":material/draw:")
+            if not just_saved():
+                reason = prediction.prepared.reason if prediction is not None else None
+                st.info("Draw a digit (0-9) on the black canvas: the prediction appears here."
+                        + (f" ({reason})" if reason and reason != "nothing drawn" else ""),
+                        icon=":material/draw:")
         else:
             st.session_state[DRAWING_STATE_KEY] = prediction.prepared   # for the Inside page
             show_prediction(prediction)
+
+
+def just_saved() -> bool:
+    """Right after a save, on the cleared canvas: what was saved, and an undo."""
+    saved = st.session_state.get(LAST_SAVE)
+    if saved is None or saved[2] != st.session_state.get(GENERATION, 0) - 1:
+        return False
+    drawing_id, label, _ = saved
+    st.success(f"Saved as a {label} (drawing #{drawing_id}). Draw the next digit!",
+               icon=":material/check_circle:")
+    st.button("Undo this save", icon=":material/undo:", on_click=undo_save,
+              help="Removes the drawing you just saved, if you saved it by mistake.")
+    return True
+
+
+def undo_save() -> None:
+    """A student may take back their own last save (and nothing else): the session knows it."""
+    saved = st.session_state.pop(LAST_SAVE, None)
+    store = app_state.store()
+    if saved is None or store is None:
+        return
+    try:
+        store.delete_drawing(saved[0], expected_label=saved[1])
+        st.toast(f"Drawing #{saved[0]} removed.", icon=":material/undo:")
+    except StoreError as e:
+        st.toast(f"Nothing removed: {e}.", icon=":material/info:")
 
 
 def show_prediction(prediction) -> None:
     with st.container(key="prediction"):
         st.metric("Prediction", str(prediction.digit), f"{100 * prediction.confidence:.1f}% sure",
                   delta_color="off", delta_arrow="off")
-    st.caption(f"Classified by: {model.label}")
+    # Right under the digit, where a thumb finds it: one tap saves the drawing as that digit.
+    # Buttons keep their keys whatever the prediction, so a tap landing while the page updates
+    # after the last stroke still counts (it saves the whole drawing, with the digit tapped).
+    # The predicted digit is highlighted by a style, not a button type: a button whose type
+    # changes is a new element, and a tap landing on it while the page updates is lost.
+    st.html(f"<style>.st-key-save_as_{prediction.digit} button {{background: {PRIMARY}; "
+            "color: white; border-color: transparent}</style>")
+    st.caption("Save it for the class: tap the digit you meant.")
+    with st.container(horizontal=True, gap="xsmall", key="save_as"):
+        tapped = [d for d in range(10) if st.button(str(d), key=f"save_as_{d}")]
+    if tapped:
+        save(prediction, tapped[0])
     # No plotly toolbar: nothing to zoom in ten bars, and in narrow columns it covered the axis.
     st.plotly_chart(charts.probability_bars(prediction.probabilities), key="probabilities",
                     config={"displayModeBar": False})
@@ -93,29 +155,33 @@ def show_prediction(prediction) -> None:
                caption="Where it looked: pixels that most changed its answer", width="stretch")
     st.page_link("pages/5_Inside.py", label="Look inside the network", icon=":material/hub:",
                  help="What every layer of the network makes of this drawing")
-    with st.form("feedback", clear_on_submit=True, border=True):
-        st.write("**Was this right?** Save your drawing with its true digit: Analyze shows "
-                 "how well models read the class's own handwriting.")
-        label = st.segmented_control("True digit", list(range(10)), default=prediction.digit)
-        if st.form_submit_button("Save drawing"):
-            save(prediction, label)
 
 
-def save(prediction, label) -> None:
+def save(prediction, label: int) -> None:
+    """Store the drawing with its true digit, then clear the canvas for the next one; or say,
+    right under the digits, why it was not stored."""
     store = app_state.store()
-    # At most one save a second per browser: a double click, or a student hammering Save.
+    # At most one save a second per browser: a double tap, or a student hammering the digits.
     limit = st.session_state.setdefault(SAVE_LIMIT, RateLimiter(1, 1.0))
-    if store is None or label is None:
-        st.error("Not saved: " + (app_state.store_error() or "pick the true digit."))
+    if store is None:
+        st.error(f"Not saved: {app_state.store_error()}")
     elif not limit.allow():
         st.warning(f"Not saved: one drawing a second, please. Try again in "
                    f"{max(limit.retry_after(), 0.1):.1f} s.")
     else:
         try:
-            store.add_drawing(prediction.prepared.image, int(label), prediction.digit, model.ref)
-            st.toast(f"Saved as a {label}. Thank you!", icon=":material/check_circle:")
+            drawing_id = store.add_drawing(prediction.prepared.image, int(label),
+                                           prediction.digit, model.ref)
         except StoreError as e:
             st.error(f"Not saved: {e}")
+            return
+        generation = st.session_state.get(GENERATION, 0)
+        st.session_state[LAST_SAVE] = (drawing_id, int(label), generation)
+        _clear()
+        try:   # the canvas empties, the saved message shows
+            st.rerun(scope="fragment")
+        except StreamlitAPIException:   # the tap came with a whole-page run: rerun the page
+            st.rerun()
 
 
 draw_area()

@@ -7,6 +7,8 @@ from mnist_core.store import StoreError
 
 PER_PAGE = 60
 PAGE, DIGIT, WRONG, NOTICE = "class_page", "class_digit", "class_wrong_only", "class_notice"
+SELECTING, SELECTED = "class_selecting", "class_selected"   # select mode; ids picked so far
+UNDO = "class_undo"   # the last deletion this browser made: (batch id, what it deleted)
 
 app_state.setup_page()
 st.title("The class's drawings")
@@ -60,15 +62,76 @@ def _edit(drawing_id: int, seen_label: int, delete: bool) -> None:
         return
     try:
         if delete:
-            store.delete_drawing(drawing_id, expected_label=seen_label)
+            batch = store.delete_drawing(drawing_id, expected_label=seen_label)
+            st.session_state[UNDO] = (batch, f"drawing #{drawing_id}")
         else:
             new = st.session_state[f"label-{drawing_id}-{seen_label}"]
             store.relabel_drawing(drawing_id, new, expected_label=seen_label)
-        st.session_state[NOTICE] = f"Drawing #{drawing_id} " + (
-            "deleted." if delete else f"is now labelled {new}.")
+            st.session_state[NOTICE] = f"Drawing #{drawing_id} is now labelled {new}."
         st.session_state[f"edit-{drawing_id}"] = False  # done: close its editor
     except StoreError as e:
         st.session_state[NOTICE] = f"Nothing changed: {e}."
+
+
+def _delete_many(selected: bool) -> None:
+    """Delete the selected drawings, or those of the last N minutes; either can be undone."""
+    if not app_state.is_teacher():
+        st.session_state[NOTICE] = "Only the teacher can delete drawings (unlock in the sidebar)."
+        return
+    try:
+        if selected:
+            batch, count = store.delete_drawings(st.session_state.get(SELECTED, set()))
+            st.session_state[SELECTED] = set()
+            st.session_state[SELECTING] = False
+            what = "the selected drawings"
+        else:
+            minutes = st.session_state["delete_minutes"]
+            batch, count = store.delete_drawings_since(60 * minutes)
+            what = f"the drawings of the last {minutes} minutes"
+    except StoreError as e:
+        st.session_state[NOTICE] = f"Nothing deleted: {e}."
+        return
+    st.session_state[UNDO] = (batch, f"{count:,} drawing{'s' * (count != 1)} ({what})")
+
+
+def _undo() -> None:
+    if not app_state.is_teacher() or UNDO not in st.session_state:
+        return
+    batch, what = st.session_state.pop(UNDO)
+    try:
+        back = store.restore_drawings(batch)
+    except StoreError as e:
+        st.session_state[NOTICE] = f"Nothing restored: {e}."
+        return
+    st.session_state[NOTICE] = (f"Restored {what}." if back else
+                                "Nothing to restore: the deletion is too old, or its drawings "
+                                "were saved again meanwhile.")
+
+
+def _pick(drawing_id: int) -> None:
+    picked = st.session_state.setdefault(SELECTED, set())
+    if st.session_state[f"pick-{drawing_id}"]:
+        picked.add(drawing_id)
+    else:
+        picked.discard(drawing_id)
+
+
+def delete_tools() -> None:
+    """The teacher's ways to delete many drawings at once; every deletion can be undone."""
+    with st.expander("Delete many drawings", icon=":material/delete_sweep:"):
+        selecting = st.toggle("Select drawings on the wall", key=SELECTING,
+                              help="A tick box appears under each drawing.")
+        if selecting:
+            count = len(st.session_state.get(SELECTED, set()))
+            st.button(f"Delete the {count} selected", on_click=_delete_many, args=(True,),
+                      disabled=count == 0, icon=":material/delete:")
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            minutes = st.number_input("Saved in the last (minutes)", 1, 24 * 60, 10,
+                                      key="delete_minutes", width=200)
+            recent = store.count_drawings_since(60 * minutes)
+            st.button(f"Delete these {recent:,}", on_click=_delete_many, args=(False,),
+                      disabled=recent == 0, icon=":material/delete:")
+        st.caption("Deleted drawings can be restored with Undo for a day.")
 
 
 def _budget() -> int:
@@ -103,6 +166,10 @@ def wall() -> None:
     """Re-reads the store every 2 s; the core keeps that cheap (see class_set)."""
     if NOTICE in st.session_state:
         st.toast(st.session_state.pop(NOTICE), duration="long")
+    if can_edit and UNDO in st.session_state:
+        with st.container(horizontal=True, vertical_alignment="center", key="undo_bar"):
+            st.markdown(f":material/delete: Deleted {st.session_state[UNDO][1]}.")
+            st.button("Undo", on_click=_undo, icon=":material/undo:", type="primary")
     try:
         view = class_set.wall_view(
             store, app_state.class_predictions(), model.ref,
@@ -125,6 +192,8 @@ def wall() -> None:
                   width="content")
         st.metric("Misread", f"{view.misread:,}", width="content")
     st.dataframe(view.digit_table())
+    if can_edit:
+        delete_tools()
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.segmented_control("Digit", range(10), key=DIGIT, on_change=_first_page)
         st.toggle("Wrong only", key=WRONG, on_change=_first_page)
@@ -137,7 +206,12 @@ def wall() -> None:
             with st.container(width=96, gap=None):
                 st.image(class_set.tile_url(tile.drawing.image), width=84)
                 st.markdown(tile.caption)
-                if can_edit:
+                if can_edit and st.session_state.get(SELECTING):
+                    key = f"pick-{tile.drawing.id}"
+                    st.session_state[key] = tile.drawing.id in st.session_state.get(SELECTED, ())
+                    st.checkbox(f"#{tile.drawing.id}", key=key, on_change=_pick,
+                                args=(tile.drawing.id,))
+                elif can_edit:
                     edit_popover(tile.drawing)
     with st.container(horizontal=True):
         st.download_button("PNGs + labels.csv (zip)", lambda: class_set.export_zip(

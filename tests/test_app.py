@@ -121,7 +121,7 @@ def test_draw_saves_a_labelled_drawing():
     at = open_page("pages/3_Draw.py")
     at.session_state[app_state.TEST_DRAWING] = images[0]
     at.run()
-    at.button(key="FormSubmitter:feedback-Save drawing").click().run()
+    at.button(key=f"save_as_{labels[0]}").click().run()
     saved, saved_labels = app_state.store().drawings()
     assert saved.shape == (1, 28, 28, 1) and saved_labels.tolist() == [labels[0]]
 
@@ -137,7 +137,7 @@ def test_a_full_disk_when_saving_a_drawing_is_a_message_and_drawing_goes_on(monk
     at = open_page("pages/3_Draw.py")
     at.session_state[app_state.TEST_DRAWING] = images[0]
     at.run()
-    at.button(key="FormSubmitter:feedback-Save drawing").click().run()
+    at.button(key=f"save_as_{labels[0]}").click().run()
     assert not at.exception and any("disk is full" in e.value for e in at.error)
     at.session_state[app_state.TEST_DRAWING] = images[1]
     at.run()

@@ -158,3 +158,50 @@ def test_a_record_edited_while_the_lab_runs_is_read_again(store, card):
         db.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(edited), run_id))
     again = {m.ref: m for m in catalog.list_models(store, card)}[run_id]
     assert again.spec is None and "'lambda' is not a layer type" in again.spec_problem
+
+
+def test_runs_stopped_before_their_first_epoch_are_not_offered_even_from_old_records(store,
+                                                                                      card):
+    """Records from before the rule kept a model for a Start-then-Stop: it stays in the store
+    (and `runs`), but no model list offers it, and it cannot become the class model."""
+    config = TrainConfig(spec=SMALL, preset="custom", epochs=3).to_dict()
+    early = store.create_run(config, "MNIST")
+    with store._connect() as db:   # as the old code left it: stopped, no epoch, a model file
+        db.execute("UPDATE runs SET status='stopped', model_file='x.keras' WHERE id=?", (early,))
+    late = store.create_run(config, "MNIST")
+    store.finish_run(late, status="stopped", model=FakeModel(), history=[{"epoch": 1}])
+    none_kept = store.create_run(config, "MNIST")
+    store.finish_run(none_kept, status="stopped", model=FakeModel(), history=[])
+    assert not store.get_run(none_kept).has_model          # the rule, where runs are closed
+    assert [m.ref for m in catalog.list_models(store, card)] == [BUNDLED, late]
+    with pytest.raises(KeyError, match="no model to use"):
+        store.set_class_model(early)
+
+
+def test_a_browser_uses_its_own_pick_while_it_exists_and_else_the_class_model(store, card):
+    run = _run(store, TrainConfig(spec=SMALL, preset="custom", epochs=1).to_dict())
+    models = catalog.list_models(store, card)
+    follow = catalog.FOLLOW_CLASS
+    assert catalog.chosen_model(models, follow, BUNDLED).ref == BUNDLED
+    assert catalog.chosen_model(models, follow, run).ref == run
+    assert catalog.chosen_model(models, BUNDLED, run).ref == BUNDLED     # its own pick wins
+    assert catalog.chosen_model(models, run, BUNDLED).ref == run
+    for stale in ("20990101-000000-gone00", "", None, 7, "x" * 500):     # cookies are hostile
+        assert catalog.chosen_model(models, stale, run).ref == run
+    assert catalog.class_model(models, "20990101-000000-gone00").ref == BUNDLED
+
+
+def test_the_class_model_is_stored_shared_and_read_at_most_once_a_second(store):
+    run = _run(store, TrainConfig(spec=SMALL, preset="custom", epochs=1).to_dict())
+    now = [100.0]
+    choice = catalog.ClassModelChoice(store, seconds=1.0, clock=lambda: now[0])
+    other = catalog.ClassModelChoice(RunStore(store.home), seconds=1.0, clock=lambda: now[0])
+    assert choice.ref() == other.ref() == BUNDLED
+    choice.set(run)
+    assert choice.ref() == run and other.ref() == BUNDLED        # the other reads it next second
+    now[0] += 1.0
+    assert other.ref() == run and RunStore(store.home).class_model() == run   # a restart too
+    with pytest.raises(KeyError):
+        choice.set("20990101-000000-gone00")
+    assert choice.ref() == run
+    assert catalog.ClassModelChoice(None).ref() == BUNDLED        # no usable lab home

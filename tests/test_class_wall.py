@@ -16,7 +16,7 @@ import app_state
 from mnist_core import class_set
 from mnist_core.class_set import UNKNOWN, PredictionCache, digit_stats, wall_view
 from mnist_core.store import RunStore
-from tests.test_app import open_page as open_app_page
+from tests.test_app import by_label, open_page as open_app_page
 
 CLASS_PAGE = "pages/4_Class.py"
 
@@ -314,9 +314,33 @@ def test_teacher_relabels_and_deletes_when_no_key_is_configured(test_digits):
     assert any(f"**{new}** :red[**✗ read as {labels[1]}**]" == c for c in tile_captions(at))
     edit_open(at, 3)
     at.button(key="delete-3").click().run()
-    assert "deleted" in at.toast[0].value
+    assert any("Deleted drawing #3." in m.value for m in at.markdown)
     assert [d.id for d in app_state.store().list_drawings()] == [2, 1]
     assert len(at.get("image")) == 2
+    by_label(at.button, "Undo").click().run()                       # a slip, taken back
+    assert not at.exception and "Restored drawing #3" in at.toast[0].value
+    assert [d.id for d in app_state.store().list_drawings()] == [3, 2, 1]
+    assert len(at.get("image")) == 3
+
+
+def test_the_teacher_deletes_a_selection_or_the_last_minutes_and_can_undo(test_digits):
+    images, labels = test_digits
+    save(images, labels, 0, 6)
+    at = open_page(CLASS_PAGE)
+    at.toggle(key="class_selecting").set_value(True).run()
+    for drawing_id in (2, 5):
+        at.checkbox(key=f"pick-{drawing_id}").check().run()
+    by_label(at.button, "Delete the 2 selected").click().run()
+    assert not at.exception
+    assert [d.id for d in app_state.store().list_drawings()] == [6, 4, 3, 1]
+    assert any("Deleted 2 drawings (the selected drawings)" in m.value for m in at.markdown)
+    by_label(at.button, "Undo").click().run()
+    assert [d.id for d in app_state.store().list_drawings()] == [6, 5, 4, 3, 2, 1]
+    by_label(at.button, "Delete these 6").click().run()             # all of the last 10 minutes
+    assert app_state.store().list_drawings() == []
+    assert any("No saved drawings yet" in i.value for i in at.info)
+    by_label(at.button, "Undo").click().run()
+    assert len(app_state.store().list_drawings()) == 6
 
 
 def test_a_locked_student_cannot_edit_and_the_server_refuses_a_stale_button(test_digits,
@@ -334,7 +358,8 @@ def test_a_locked_student_cannot_edit_and_the_server_refuses_a_stale_button(test
     at.button(key="FormSubmitter:teacher_unlock-Unlock").click().run()
     edit_open(at, 1)
     delete = at.button(key="delete-1")
-    at.session_state[app_state.TEACHER_GATE].unlocked = False   # locked meanwhile
+    app_state.teacher_sessions().close(at.session_state[app_state.TEACHER_TOKEN])  # locked
+                                                                  # meanwhile (another tab)
     delete.click().run()
     assert not at.exception and "Only the teacher" in at.toast[0].value
     assert len(app_state.store().list_drawings()) == 3
@@ -349,7 +374,7 @@ def test_two_teachers_deleting_and_relabelling_one_drawing(test_digits):
     first.button(key="delete-2").click().run()
     second.button(key="relabel-2").click().run()
     assert not first.exception and not second.exception
-    assert "deleted" in first.toast[0].value
+    assert any("Deleted drawing #2" in m.value for m in first.markdown)
     assert second.toast[0].value == ("Nothing changed: drawing #2 was already deleted by "
                                      "someone else.")
     assert [d.id for d in app_state.store().list_drawings()] == [1]

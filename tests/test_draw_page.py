@@ -96,8 +96,11 @@ def test_a_second_save_within_a_second_is_refused_kindly():
     at = draw_page()
     at.session_state[app_state.TEST_DRAWING] = images[0]
     at.run()
-    at.button(key="FormSubmitter:feedback-Save drawing").click().run()
-    at.button(key="FormSubmitter:feedback-Save drawing").click().run()
+    at.button(key=f"save_as_{labels[0]}").click().run()
+    assert any(f"Saved as a {labels[0]}" in s.value for s in at.success)
+    at.session_state[app_state.TEST_DRAWING] = drawn_digits(2, seed=4)[0][1]   # at once
+    at.run()
+    at.button(key="save_as_3").click().run()
     assert any("one drawing a second" in w.value for w in at.warning)
     assert app_state.store().drawings()[1].tolist() == [labels[0]]   # saved once
 

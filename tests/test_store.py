@@ -482,3 +482,55 @@ def test_two_teachers_editing_one_drawing_one_wins_the_other_is_told(lab_home, a
         assert [d.label for d in left] == [6 + winner]
         assert f"now labelled {6 + winner}" in loser_message
     assert _integrity(RunStore()) == "ok"
+
+
+# --- deleting with undo, lab settings ----------------------------------------------------------
+
+def test_deletions_of_one_a_selection_or_the_last_minutes_can_be_undone(lab_home):
+    store = RunStore(lab_home)
+    images = _images(6)
+    ids = [store.add_drawing(img, i % 10, None, None) for i, img in enumerate(images)]
+    with store._connect() as db:   # the first two were saved an hour ago
+        db.execute("UPDATE drawings SET created_at = created_at - 3600 WHERE id IN (?, ?)",
+                   ids[:2])
+    one = store.delete_drawing(ids[0], expected_label=0)
+    picked, count = store.delete_drawings([ids[1], ids[2], 999])        # 999: never existed
+    assert count == 2
+    assert store.count_drawings_since(600) == 3
+    recent, count = store.delete_drawings_since(600)
+    assert count == 3 and store.list_drawings() == []
+    assert store.restore_drawings(picked) == 2
+    assert store.restore_drawings(picked) == 0                          # undone once
+    assert [d.id for d in store.list_drawings()] == [ids[2], ids[1]]
+    store.add_drawing(images[4], 7, None, None)                         # saved again meanwhile
+    assert store.restore_drawings(recent) == 2                          # not twice
+    assert store.restore_drawings(one) == 1
+    restored = {d.id: d for d in store.list_drawings()}
+    assert set(restored) >= {ids[0], ids[1], ids[2], ids[3], ids[5]}
+    assert restored[ids[0]].label == 0 and np.array_equal(                # as it was
+        restored[ids[0]].image, np.round(images[0] * 255).astype(np.uint8))
+    assert _integrity(store) == "ok"
+
+
+def test_an_undo_comes_too_late_after_a_day(lab_home):
+    from mnist_core.store import UNDO_SECONDS
+
+    store = RunStore(lab_home)
+    drawing = store.add_drawing(_images(1)[0], 3, None, None)
+    batch = store.delete_drawing(drawing)
+    with store._connect() as db:
+        db.execute("UPDATE deleted_drawings SET deleted_at = deleted_at - ?", (UNDO_SECONDS + 1,))
+    assert store.restore_drawings(batch) == 0 and store.list_drawings() == []
+    store.delete_drawing(store.add_drawing(_images(2)[1], 4, None, None))   # purges the old
+    with store._connect() as db:
+        assert db.execute("SELECT COUNT(*) FROM deleted_drawings").fetchone()[0] == 1
+
+
+def test_lab_settings_survive_a_reopen_and_the_class_model_must_exist(lab_home):
+    store = RunStore(lab_home)
+    assert store.class_model() == "bundled" and store.setting("nothing") is None
+    with pytest.raises(KeyError):
+        store.set_class_model("20990101-000000-gone00")
+    store.set_setting("x", "1")
+    store.set_setting("x", "2")
+    assert RunStore(lab_home).setting("x") == "2"

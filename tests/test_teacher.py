@@ -48,24 +48,58 @@ def test_key_comes_from_the_environment_first_then_secrets_and_blank_is_none(mon
 def test_wrong_empty_or_huge_keys_get_a_message_that_never_echoes(attempt):
     gate = TeacherGate()
     message = gate.try_unlock(attempt, KEY)
-    assert message and not gate.unlocked
+    assert message
     assert KEY not in message and (not attempt.strip() or attempt.strip() not in message)
 
 
 def test_the_right_key_unlocks_and_tries_are_limited_per_session():
     gate = TeacherGate()
-    assert gate.try_unlock(" " + KEY + " ", KEY) is None and gate.unlocked
+    assert gate.try_unlock(" " + KEY + " ", KEY) is None
     guesser = TeacherGate()
     messages = [guesser.try_unlock(f"guess-{i}", KEY) for i in range(5)]
     assert all(m == "That is not the teacher key." for m in messages)
     assert guesser.try_unlock(KEY, KEY).startswith("Too many tries")  # even the right key waits
-    assert not guesser.unlocked
     assert TeacherGate().try_unlock(KEY, KEY) is None               # other sessions unaffected
 
 
+def test_an_unlocked_browser_holds_a_token_that_works_until_locked_or_expired():
+    from mnist_core.teacher import TeacherSessions
+
+    clock = FakeClock()
+    sessions = TeacherSessions(seconds=3600, limit=3, clock=clock)
+    token = sessions.open()
+    assert len(token) >= 40 and sessions.valid(token)           # a reload, another tab
+    for forged in (None, "", token[:-1], token + "x", "x" * 10_000, 12, ["a"]):
+        assert not sessions.valid(forged)
+    sessions.close(token)
+    assert not sessions.valid(token)                              # locked: every tab
+    token = sessions.open()
+    clock.now += 3600
+    assert not sessions.valid(token)                              # a school day later
+    tokens = [sessions.open() for _ in range(4)]                  # bounded: the oldest goes
+    assert [sessions.valid(t) for t in tokens] == [False, True, True, True]
+    assert not TeacherSessions().valid(tokens[-1])                # a restarted server
+
+
+def test_a_teacher_link_works_once_and_only_until_it_expires(lab_home):
+    from mnist_core.store import RunStore
+    from mnist_core.teacher import create_link_token, redeem_link_token, teacher_link
+
+    store = RunStore(lab_home)
+    token = create_link_token(store)
+    assert teacher_link("http://10.0.0.5:8501/", token) == f"http://10.0.0.5:8501/?teacher={token}"
+    assert not redeem_link_token(store, token[:-1]) and not redeem_link_token(store, None)
+    assert redeem_link_token(RunStore(lab_home), token)          # the server's own store object
+    assert not redeem_link_token(store, token)                    # used up
+    old = create_link_token(store, seconds=-1)
+    assert not redeem_link_token(store, old)                      # expired
+    with store._connect() as db:                                  # only digests are kept
+        kept = [r[0] for r in db.execute("SELECT hash FROM teacher_links")]
+    assert token not in kept and old not in kept
+
+
 def test_no_key_configured_means_everything_is_open():
-    gate = TeacherGate()
-    assert gate.try_unlock("", None) is None and gate.unlocked
+    assert TeacherGate().try_unlock("", None) is None
 
 
 # --- in the app --------------------------------------------------------------------------------
@@ -136,7 +170,8 @@ def test_the_server_refuses_a_stop_from_a_locked_session(monkeypatch):
     teacher = _unlock(open_page("pages/1_Train.py"), KEY)
     by_label(teacher.button, "Stop training").click().run()
     stop = by_label(teacher.button, "Yes, stop")
-    teacher.session_state[app_state.TEACHER_GATE].unlocked = False   # e.g. locked meanwhile
+    app_state.teacher_sessions().close(teacher.session_state[app_state.TEACHER_TOKEN])  # locked
+                                                                # meanwhile, e.g. in another tab
     stop.click().run()
     assert any("Only the teacher can stop" in w.value for w in teacher.warning)
     assert job.snapshot().status == "running"
@@ -148,7 +183,7 @@ def test_the_server_refuses_a_stop_from_a_locked_session(monkeypatch):
 def test_a_wrong_empty_or_10kb_key_gets_a_message_and_no_unlock(monkeypatch, attempt):
     monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", KEY)
     at = _unlock(open_page(), attempt)
-    assert at.sidebar.error and not at.session_state[app_state.TEACHER_GATE].unlocked
+    assert at.sidebar.error and app_state.TEACHER_TOKEN not in at.session_state
     assert all(KEY not in e.value and (not attempt or attempt not in e.value)
                for e in at.sidebar.error)
     assert "teacher_key_attempt" not in at.session_state or \

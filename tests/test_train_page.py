@@ -320,8 +320,15 @@ def test_train_runs_a_tiny_job_and_shows_the_finished_run():
     assert any("test accuracy" in s.value for s in at.success)
     run = app_state.store().list_runs()[0]
     assert run.status == "done" and run.has_model and run.preset == "fast"
-    by_label(at.button, "Make it the active model").click().run()
-    assert at.session_state[app_state.ACTIVE_MODEL] == run.id
+    by_label(at.button, "Use it in this browser").click().run()
+    assert at.session_state[app_state.MODEL_PICK] == run.id
+    assert app_state.store().class_model() == "bundled"           # nobody else's model changed
+    by_label(at.button, "Make it the class model").click().run()
+    assert app_state.store().class_model() == run.id
+    assert at.session_state[app_state.MODEL_PICK] == app_state.FOLLOW_CLASS
+    picker = at.sidebar.selectbox(key=app_state.MODEL_PICKER)
+    assert picker.value == app_state.FOLLOW_CLASS and picker.options[0].startswith(
+        "Class model: fast · ")
     assert by_label(at.selectbox, "Start from").options[-1].startswith("run fast · ")
 
 

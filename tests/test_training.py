@@ -53,6 +53,22 @@ def test_stop_ends_at_a_batch_boundary_and_keeps_the_model(small_mnist):
     assert len(record.history) >= 1
 
 
+def test_a_run_stopped_before_its_first_epoch_ends_keeps_its_record_but_no_model(small_mnist):
+    """Start, then Stop at once (a slip, or a demonstration): a few batches of one epoch are
+    not a model worth offering in everyone's lists, and stopping skips the test pass."""
+    config = TrainConfig.from_preset("fast", epochs=5, batch_size=32, seed=0)
+    job = TrainingJob(config, small_mnist, RunStore()).start()
+    deadline = time.monotonic() + 120
+    while job.snapshot().batch == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    job.stop()
+    assert job.join(timeout=120)
+    record = RunStore().get_run(job.snapshot().run_id)
+    assert record.status == "stopped" and record.history == []
+    assert not record.has_model and not record.offers_model and record.test_accuracy is None
+    assert job.result.model is None
+
+
 def test_failure_inside_training_is_reported_and_recorded(small_mnist, monkeypatch):
     import mnist_core.jobs as jobs
 
