@@ -405,9 +405,12 @@ def teacher_sessions():
 
 
 def _teacher_token() -> str | None:
-    """The token this browser unlocked with: this session's own, or its cookie's (a reload,
-    another tab). Whether it still unlocks anything, `teacher_sessions` says."""
-    return st.session_state.get(TEACHER_TOKEN) or _browser_cookie("teacher")
+    """The token this browser unlocked with: this session's own, or the one its cookie brought
+    when the session opened (a reload, another tab), kept for the session. Whether it still
+    unlocks anything, `teacher_sessions` says."""
+    if not st.session_state.get(TEACHER_TOKEN):
+        st.session_state[TEACHER_TOKEN] = _browser_cookie("teacher")
+    return st.session_state[TEACHER_TOKEN]
 
 
 def is_teacher() -> bool:
@@ -448,7 +451,6 @@ def _unlock() -> None:
 def _lock() -> None:
     """Lock this browser, every tab of it: its token stops working on the server at once."""
     teacher_sessions().close(_teacher_token())
-    st.session_state.pop(TEACHER_TOKEN, None)
     _keep_cookie("teacher", None, 0)
 
 

@@ -1,4 +1,5 @@
-"""A drawing canvas for Streamlit that works alike with mouse, finger and pen.
+"""The Draw page's components: a drawing canvas that works alike with mouse, finger and pen,
+and the row of digits that saves a drawing with one tap.
 
 Our own small components-v2 component replaced streamlit-drawable-canvas (see docs/canvas.md
 for why): a square canvas as wide as its column up to `max_size`, no toolbar over it, and the
@@ -23,6 +24,11 @@ _component = st.components.v2.component(
     "mnist_lab_draw_canvas",
     js=(_HERE / "canvas.js").read_text(encoding="utf-8"),
     css=(_HERE / "canvas.css").read_text(encoding="utf-8"),
+)
+_digit_row = st.components.v2.component(
+    "mnist_lab_digit_row",
+    js=(_HERE / "digit_row.js").read_text(encoding="utf-8"),
+    css=(_HERE / "digit_row.css").read_text(encoding="utf-8"),
 )
 
 
@@ -49,3 +55,15 @@ def draw_canvas(*, key: str, stroke_width: float, max_size: int, min_size: int =
     if not isinstance(drawing, dict) or drawing.get("generation") != generation:
         return None
     return drawing.get("strokes")
+
+
+def digit_row(*, key: str, highlight: int | None) -> int | None:
+    """Ten buttons, 0-9, with `highlight` (the predicted digit) marked; returns the digit
+    tapped in this run, else None. A press is read from the pointer events (see
+    digit_row.js): a tap counts even where the browser synthesizes no click for it. The value
+    comes from the browser: anything but a digit 0-9 is ignored."""
+    result = _digit_row(key=key, data={"highlight": highlight}, on_save_change=lambda: None,
+                        width="stretch", height="content")
+    pressed = result.get("save")
+    digit = pressed.get("digit") if isinstance(pressed, dict) else None
+    return digit if type(digit) is int and 0 <= digit <= 9 else None

@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 import app_state
-from draw_canvas import draw_canvas
+from draw_canvas import digit_row, draw_canvas
 from mnist_core import charts
 from mnist_core.inside import DRAWING_STATE_KEY
 from mnist_core.ratelimit import RateLimiter
@@ -26,10 +26,6 @@ CANVAS = {False: dict(max_size=440, min_size=220, reserve=350, reserve_stacked=3
 STYLE = """<style>[data-testid="stMainBlockContainer"] {padding-top: 3.5rem}
 .st-key-draw_title h1 {font-size: 2rem; padding: 0 0 0.25rem}
 .st-key-prediction [data-testid="stMetricValue"] {font-size: %s; line-height: 1.1}
-.st-key-save_as {gap: 0.25rem; flex-wrap: nowrap}
-.st-key-save_as [data-testid="stElementContainer"] {flex: 1 1 0; min-width: 0}
-.st-key-save_as button {width: 100%%; min-width: 0; padding: 0}
-.st-key-save_as button * {pointer-events: none}
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] {padding-top: 3rem}
   [data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] {gap: 0.6rem}
@@ -38,8 +34,6 @@ STYLE = """<style>[data-testid="stMainBlockContainer"] {padding-top: 3.5rem}
     align-items: center; column-gap: 0.75rem}
   .st-key-prediction [data-testid="stMetricValue"] {font-size: 3rem}
 }</style>"""
-
-PRIMARY = "#ff4b4b"   # Streamlit's primary colour (no theme is set in .streamlit/config.toml)
 
 app_state.setup_page()
 if PROJECTOR not in st.session_state:   # ?projector=1 opens the page ready for the class screen
@@ -65,7 +59,7 @@ st.html(STYLE % ("10rem" if projector else "4rem"))
 model = app_state.active_model()
 whose = ("the class model" if app_state.model_pick() == app_state.FOLLOW_CLASS
          else "picked in this browser")
-with st.container(key="draw_title", gap=None):
+with st.container(key="draw_title", gap="xxsmall"):
     st.title("Draw a digit")
     st.caption(f":material/neurology: Read by **{model.label}**, {whose}.")
 
@@ -134,17 +128,12 @@ def show_prediction(prediction) -> None:
         st.metric("Prediction", str(prediction.digit), f"{100 * prediction.confidence:.1f}% sure",
                   delta_color="off", delta_arrow="off")
     # Right under the digit, where a thumb finds it: one tap saves the drawing as that digit.
-    # Buttons keep their keys whatever the prediction, so a tap landing while the page updates
-    # after the last stroke still counts (it saves the whole drawing, with the digit tapped).
-    # The predicted digit is highlighted by a style, not a button type: a button whose type
-    # changes is a new element, and a tap landing on it while the page updates is lost.
-    st.html(f"<style>.st-key-save_as_{prediction.digit} button {{background: {PRIMARY}; "
-            "color: white; border-color: transparent}</style>")
+    # The tap is read in the same run as the latest strokes: one that lands while the page
+    # still updates after the last stroke saves the whole drawing, with the digit tapped.
     st.caption("Save it for the class: tap the digit you meant.")
-    with st.container(horizontal=True, gap="xsmall", key="save_as"):
-        tapped = [d for d in range(10) if st.button(str(d), key=f"save_as_{d}")]
-    if tapped:
-        save(prediction, tapped[0])
+    tapped = digit_row(key="save_as", highlight=prediction.digit)
+    if tapped is not None:
+        save(prediction, tapped)
     # No plotly toolbar: nothing to zoom in ten bars, and in narrow columns it covered the axis.
     st.plotly_chart(charts.probability_bars(prediction.probabilities), key="probabilities",
                     config={"displayModeBar": False})

@@ -116,18 +116,21 @@ def test_draw_classifies_a_drawing(seed):
     assert len(at.get("image")) >= 2  # what the network saw + saliency
 
 
-def test_draw_saves_a_labelled_drawing():
+def test_draw_saves_a_labelled_drawing(monkeypatch):
+    from tests.test_draw_page import tap
+
     images, labels = drawn_digits(1, seed=3)
     at = open_page("pages/3_Draw.py")
     at.session_state[app_state.TEST_DRAWING] = images[0]
     at.run()
-    at.button(key=f"save_as_{labels[0]}").click().run()
+    tap(monkeypatch, at, labels[0])
     saved, saved_labels = app_state.store().drawings()
     assert saved.shape == (1, 28, 28, 1) and saved_labels.tolist() == [labels[0]]
 
 
 def test_a_full_disk_when_saving_a_drawing_is_a_message_and_drawing_goes_on(monkeypatch):
     from mnist_core.store import RunStore, StoreError
+    from tests.test_draw_page import tap
 
     def disk_full(self, *args):
         raise StoreError("the lab's database failed: database or disk is full")
@@ -137,7 +140,7 @@ def test_a_full_disk_when_saving_a_drawing_is_a_message_and_drawing_goes_on(monk
     at = open_page("pages/3_Draw.py")
     at.session_state[app_state.TEST_DRAWING] = images[0]
     at.run()
-    at.button(key=f"save_as_{labels[0]}").click().run()
+    tap(monkeypatch, at, labels[0])
     assert not at.exception and any("disk is full" in e.value for e in at.error)
     at.session_state[app_state.TEST_DRAWING] = images[1]
     at.run()

@@ -35,6 +35,14 @@ def draw_page(query: dict | None = None) -> AppTest:
     return at
 
 
+def tap(monkeypatch, at: AppTest, digit: int) -> AppTest:
+    """Stand in for a tap on the Draw page's row of digits: it reports `digit` in the next run
+    only (a trigger), then nothing, as the real component does."""
+    taps = [digit]
+    monkeypatch.setattr(draw_canvas, "digit_row", lambda **kwargs: taps.pop() if taps else None)
+    return at.run()
+
+
 def canvas_sends(monkeypatch, strokes) -> list[dict]:
     """Make the canvas return `strokes`; the arguments it was shown with are recorded."""
     calls = []
@@ -91,16 +99,16 @@ def test_projector_mode_from_the_address_makes_the_canvas_large(monkeypatch):
     assert calls[-1]["generation"] == generation + 1   # a fresh canvas at the new size
 
 
-def test_a_second_save_within_a_second_is_refused_kindly():
+def test_a_second_save_within_a_second_is_refused_kindly(monkeypatch):
     images, labels = drawn_digits(1, seed=3)
     at = draw_page()
     at.session_state[app_state.TEST_DRAWING] = images[0]
     at.run()
-    at.button(key=f"save_as_{labels[0]}").click().run()
+    tap(monkeypatch, at, labels[0])
     assert any(f"Saved as a {labels[0]}" in s.value for s in at.success)
     at.session_state[app_state.TEST_DRAWING] = drawn_digits(2, seed=4)[0][1]   # at once
     at.run()
-    at.button(key="save_as_3").click().run()
+    tap(monkeypatch, at, 3)
     assert any("one drawing a second" in w.value for w in at.warning)
     assert app_state.store().drawings()[1].tolist() == [labels[0]]   # saved once
 
@@ -113,3 +121,11 @@ def test_a_drawing_sent_before_clear_reached_the_browser_is_ignored(monkeypatch)
     assert draw_canvas.draw_canvas(**show, generation=1) is None
     monkeypatch.setattr(draw_canvas, "_component", lambda **kwargs: {})
     assert draw_canvas.draw_canvas(**show, generation=0) is None   # nothing drawn yet
+
+
+@pytest.mark.parametrize("sent", [{"digit": 7}, {"digit": True}, {"digit": "7"}, {"digit": 12},
+                                  {"digit": -1}, {"digit": 7.0}, "7", 7, None, {}])
+def test_the_digit_row_takes_only_a_digit_from_the_browser(monkeypatch, sent):
+    monkeypatch.setattr(draw_canvas, "_digit_row", lambda **kwargs: {"save": sent})
+    expected = 7 if sent == {"digit": 7} and type(sent["digit"]) is int else None
+    assert draw_canvas.digit_row(key="save_as", highlight=3) == expected

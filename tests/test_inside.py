@@ -285,10 +285,27 @@ def test_a_drawing_made_on_the_draw_page_is_shown_layer_by_layer(fresh_resources
     layers = InsideNetwork(bundled_model).layer_count
     titles = [m.value for m in at.markdown if m.value.startswith("**")]
     assert len(titles) == layers and titles[0].startswith("**0. input")
-    assert titles[-1].startswith(f"**{layers - 1}. dense")
+    assert titles[1] == "**1. conv 1 (Conv2D)**" and titles[-1].startswith(f"**{layers - 1}. dense")
+    assert not [t for t in titles if "_" in t]       # no Keras names such as "conv2d_7"
     assert len(at.get("image")) == 1 + 22            # the kernels, the input and 21 map layers
     assert len(at.get("plotly_chart")) == 2         # the pooled vector, the probabilities
     assert not at.info
+
+
+def test_layers_are_named_by_their_role_and_counted_per_role():
+    import keras
+
+    from mnist_core.inside import role_names
+
+    L = keras.layers
+    layers = [L.Conv2D(4, 3), L.ReLU(), L.Conv2D(4, 3), L.BatchNormalization(),
+              L.Activation("relu"), L.MaxPooling2D(), L.AveragePooling2D(2), L.Dropout(0.1),
+              L.GlobalAveragePooling2D(), L.Flatten(), L.Dense(8), L.Dense(10),
+              L.Activation("softmax"), L.GaussianNoise(0.1)]
+    assert role_names(layers) == [
+        "conv 1", "relu 1", "conv 2", "batch norm 1", "relu 2", "pool 1", "pool 2",
+        "dropout 1", "global pool 1", "flatten 1", "dense 1", "dense 2", "softmax 1",
+        "gaussiannoise 1"]
 
 
 def test_a_dense_only_model_says_it_has_no_kernels(fresh_resources, monkeypatch, drawing):

@@ -183,7 +183,8 @@ def test_the_server_refuses_a_stop_from_a_locked_session(monkeypatch):
 def test_a_wrong_empty_or_10kb_key_gets_a_message_and_no_unlock(monkeypatch, attempt):
     monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", KEY)
     at = _unlock(open_page(), attempt)
-    assert at.sidebar.error and app_state.TEACHER_TOKEN not in at.session_state
+    assert at.sidebar.error
+    assert not app_state.teacher_sessions().valid(at.session_state[app_state.TEACHER_TOKEN])
     assert all(KEY not in e.value and (not attempt or attempt not in e.value)
                for e in at.sidebar.error)
     assert "teacher_key_attempt" not in at.session_state or \

@@ -433,3 +433,37 @@ def test_an_interrupted_run_with_a_hand_edited_record_says_why_it_cannot_restart
                and "layer 1 (Conv2D): filters" in c.value for c in at.caption)
     assert not [b for b in at.button if b.label == "Start it again with the same settings"]
     assert [b for b in at.button if b.label == "Start training"]     # a new run still can
+
+
+def test_a_run_interrupted_by_the_servers_death_says_so_and_offers_its_best_epoch():
+    """What an orphaned training child records (mnist_core.child_training: the server was
+    killed alone): the next server's Train page says it was interrupted, and its model, from
+    the finished epochs, is in the model lists."""
+    from mnist_core.child_training import ORPHANED
+    from mnist_core.models import build_model
+
+    config = replace(PRESETS["dense-only"].config, epochs=4)
+    store = RunStore()
+    run_id = store.create_run(config.to_dict(), "MNIST")
+    store.finish_run(run_id, status="interrupted", history=[{"epoch": 1}, {"epoch": 2}],
+                     model=build_model(config.spec, "float32"), error=ORPHANED)
+    at = open_page(TRAIN)
+    warning = next(w.value for w in at.warning if "was interrupted" in w.value)
+    assert "after 2 of 4 epochs" in warning and "best weights so far as a model" in warning
+    assert any(run_id in o for o in at.sidebar.selectbox(key=app_state.MODEL_PICKER).options)
+    assert [b for b in at.button if b.label == "Start it again with the same settings"]
+
+
+def test_start_then_stop_at_once_says_no_model_was_kept():
+    at = open_page(TRAIN)
+    by_label(at.selectbox, "Start from").set_value("preset:fast")
+    by_label(at.number_input, "Epochs").set_value(3)
+    _start(at)
+    job = app_state.job_registry().current
+    job.stop()
+    assert job.join(timeout=120) and job.snapshot().status == "stopped"
+    at.run()
+    assert any("no model was kept" in i.value for i in at.info)
+    assert not [b for b in at.button if b.label in ("Make it the class model",
+                                                     "Use it in this browser")]
+    assert len(app_state.models()) == 1 and app_state.store().list_runs()[0].status == "stopped"

@@ -67,11 +67,18 @@ def _wait_for(url: str, proc: subprocess.Popen, seconds: float) -> None:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
+def server_home(tmp_path_factory):
+    """The lab home of the `server` fixture's app (its runs, and the class's drawings in
+    lab.sqlite3): tests look into the store as the server sees it."""
+    return tmp_path_factory.mktemp("e2e-lab")
+
+
+@pytest.fixture(scope="session")
+def server(server_home):
     """Base URL of a running app; stopped (and its lab home deleted) after the session."""
     _require_browser()
     port = _free_port()
-    home = tmp_path_factory.mktemp("e2e-lab")
+    home = server_home
     # Trainings in a child process, as the app does by default (tests/conftest.py picks
     # threads for the rest of the suite).
     env = dict(os.environ, MNIST_LAB_HOME=str(home), PYTHONUNBUFFERED="1",
@@ -229,25 +236,67 @@ def stroke_path(box: dict, stroke, steps: int = 8) -> list[tuple[float, float]]:
     return path
 
 
-def draw(page, strokes, touch=None, steps: int = 8) -> None:
+def draw(page, strokes, touch=None, steps: int = 8, pace: float = 0.0,
+         wait: bool = True) -> None:
     """Draw `strokes` (each a list of (x, y) in 0..1 of the canvas side) with the mouse or,
     given `touch` (a CDP session of a context with has_touch), with a real finger: touch
-    events as a touchscreen sends them, which become pointer events of type "touch"."""
+    events as a touchscreen sends them, which become pointer events of type "touch".
+
+    `pace`: seconds from one pointer move to the next, as a hand moves (a finger's touchMove
+    events come ~16 ms apart, one a frame); 0, the default, sends them as fast as possible.
+    `wait`: let the page finish its update after each stroke (`settle`); False returns the
+    moment the pen lifts, while the page is still busy with the stroke."""
     box = page.locator(CANVAS).bounding_box()
     for stroke in strokes:
         path = stroke_path(box, stroke, steps)
-        if touch is None:
-            page.mouse.move(*path[0])
-            page.mouse.down()
-            for x, y in path[1:]:
+        due = time.monotonic()
+        for i, (x, y) in enumerate(path):
+            if pace and i:
+                due += pace
+                time.sleep(max(0.0, due - time.monotonic()))
+            if touch is None:
                 page.mouse.move(x, y)
+                if i == 0:
+                    page.mouse.down()
+            else:
+                touch.send("Input.dispatchTouchEvent",
+                           {"type": "touchMove" if i else "touchStart",
+                            "touchPoints": [{"x": x, "y": y}]})
+        if pace:
+            time.sleep(max(0.0, due + pace - time.monotonic()))
+        if touch is None:
             page.mouse.up()
         else:
-            for kind, (x, y) in zip(["touchStart"] + ["touchMove"] * (len(path) - 1), path):
-                touch.send("Input.dispatchTouchEvent",
-                           {"type": kind, "touchPoints": [{"x": x, "y": y}]})
             touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-        settle(page)
+        if wait:
+            settle(page)
+
+
+def tap(touch, x: float, y: float, hold: float = 0.07) -> None:
+    """A finger's tap at (x, y) (page CSS px): touchStart, `hold` seconds, touchEnd, through
+    `touch` (a CDP session of a context with has_touch); Chromium makes the click itself."""
+    touch.send("Input.dispatchTouchEvent", {"type": "touchStart",
+                                            "touchPoints": [{"x": x, "y": y}]})
+    time.sleep(hold)
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def new_device_page(browser, device):
+    """A page in a fresh context emulating `device`: one of Playwright's descriptor names
+    ("iPhone 13": viewport, pixel density, touch) or a viewport such as {"width": 1366,
+    "height": 768} for a mouse device. Returns (page, CDP session for touch events, or None
+    on a mouse device)."""
+    if isinstance(device, str):
+        options = dict(browser.devices[device])
+        options.pop("default_browser_type")   # we run Chromium, which emulates touch too
+    else:
+        options = {"viewport": device}
+    context = browser.new_context(**options)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.console = ConsoleLog(page)
+    touch = context.new_cdp_session(page) if options.get("has_touch") else None
+    return page, touch
 
 
 def clear_canvas(page) -> None:

@@ -49,18 +49,23 @@ def test_drawn_digits_are_recognised_and_clear_restores_the_hint(page, server):
 
 
 def test_strokes_are_kept_when_the_stroke_width_changes(page, server):
-    """The slider reruns the page with a new width: the drawing stays, drawn at that width on
-    both sides, and the prediction follows."""
+    """The slider (in the "Pen size" popover next to Clear) reruns the page with a new width:
+    the drawing stays, drawn at that width on both sides, and the prediction follows."""
     open_app(page, server, "Draw")
     draw(page, unit(DIGITS["7 with crossbar, thin"][1]))
     expect(prediction(page)).to_have_text("7", timeout=60_000)
     thin = ink(page)
     slider = page.get_by_role("slider", name="Stroke width")
+    expect(slider).to_have_count(0)            # tucked away until the popover opens
+    page.get_by_role("button", name="Pen size").click()
+    expect(slider).to_be_visible()
     slider.focus()
     for _ in range(15):
         page.keyboard.press("ArrowRight")
     expect(slider).to_have_value("35")
     settle(page)
+    page.keyboard.press("Escape")              # the popover closes; the canvas is in view again
+    expect(slider).to_be_hidden()
     page.wait_for_function(f"([c, thin]) => ({INK})(c) > 1.4 * thin",
                            arg=[page.locator(CANVAS).element_handle(), thin])
     expect(page.locator(CANVAS)).to_have_attribute("data-strokes", "2")

@@ -1,4 +1,6 @@
 """Live training seen from several browsers, the confusion matrix, and every page's health."""
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -10,6 +12,14 @@ BATCH_CHART_END = """() => {
   const trace = plot && plot._fullData && plot._fullData[0];
   return trace && trace.x && trace.x.length ? trace.x[trace.x.length - 1] : 0;
 }"""
+
+
+CLASS_MODEL = "Class model: Bundled (best)"
+
+
+def model_picker(page):
+    """The sidebar's "Model" selectbox; its value is the picked model's label."""
+    return page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Model")
 
 
 def wait_for_growth(page, times: int = 2, timeout_ms: int = 60_000) -> list[float]:
@@ -70,9 +80,26 @@ def test_live_training_is_shared_survives_reload_and_finishes(new_page, server, 
 
     student.get_by_role("button", name="Stop training").click()   # stopping asks first
     student.get_by_role("button", name="Yes, stop").click()
-    expect(teacher.get_by_text("Make it the active model")).to_be_visible(timeout=60_000)
+    expect(teacher.get_by_role("button", name="Make it the class model")).to_be_visible(
+        timeout=60_000)
+    expect(teacher.get_by_role("button", name="Use it in this browser")).to_be_visible()
     expect(teacher.get_by_text("stopped: test accuracy")).to_be_visible()
     expect(student.get_by_role("button", name="Start training")).to_be_visible(timeout=30_000)
+
+    # The student uses the stopped run's model in their browser only, also after a reload;
+    # the class model (the teacher's page) stays the bundled one.
+    expect(model_picker(student)).to_have_value(CLASS_MODEL)
+    run_id = re.search(r"Run (\S+) stopped", teacher.get_by_text("stopped: test accuracy")
+                       .inner_text()).group(1)
+    student.get_by_role("button", name="Use it in this browser").click()
+    settle(student)
+    picked = model_picker(student)
+    expect(picked).to_have_value(re.compile(f"^fast · {run_id}"))
+    label = picked.input_value()
+    student.reload()
+    settle(student)
+    expect(model_picker(student)).to_have_value(label)
+    expect(model_picker(teacher)).to_have_value(CLASS_MODEL)
 
     # A tiny run (1,000 images, 1 epoch) runs to its natural end.
     slider = teacher.get_by_role("slider", name="Training images")
