@@ -26,7 +26,7 @@ TEST_DRAWING = "test_drawing"          # test seam: an RGBA array used instead o
 TEACHER_GATE = "teacher_gate"          # this session's TeacherGate (tries left)
 TEACHER_TOKEN = "teacher_token"        # this browser's teacher token, once unlocked here
 #: How often an open page checks whether the teacher changed the class model (seconds).
-CLASS_MODEL_POLL_SECONDS = 2.0
+CLASS_MODEL_POLL_SECONDS = 3.0
 #: How long a browser remembers the model it picked (a school term).
 MODEL_PICK_SECONDS = 120 * 24 * 3600
 

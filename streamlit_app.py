@@ -37,7 +37,8 @@ address.header(join.url, anchor=False)
 if join.reachable_by_others:
     address.caption("Same Wi-Fi as this computer needed. Students can draw, save drawings and "
                     "watch training; the teacher key (sidebar) guards the rest when one is set.")
-    code.image(app_state.qr_code(join.url), caption=join.url, width=200)
+    code.image(app_state.qr_code(join.url), caption=join.url, width=200,
+               alt=f"QR code of {join.url}")
 else:
     address.warning("This server only listens on this computer, so students cannot reach it. "
                     "Start it with `streamlit run streamlit_app.py --server.address 0.0.0.0` "

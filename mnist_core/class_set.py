@@ -198,7 +198,8 @@ class WallView:
 
         return pd.DataFrame({str(s.digit): [f"{s.drawings:,}", "–" if s.accuracy is None
                                             else f"{100 * s.accuracy:.0f}%"]
-                             for s in self.stats}, index=["drawings", "read right"])
+                             for s in self.stats},
+                            index=pd.Index(["drawings", "read right"], name="digit"))  # a header
 
 
 def wall_view(store: RunStore, cache: PredictionCache, ref: str, probabilities: Probabilities,

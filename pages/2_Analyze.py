@@ -33,7 +33,7 @@ def show(indices) -> None:
     if not pictures.images:
         st.caption("No images here.")
         return
-    st.image(pictures.images, caption=pictures.captions)
+    st.image(pictures.images, caption=pictures.captions, alt=pictures.captions)
     if pictures.note:
         st.caption(pictures.note)
 

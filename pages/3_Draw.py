@@ -139,9 +139,11 @@ def show_prediction(prediction) -> None:
                     config={"displayModeBar": False})
     seen, heat = st.columns(2)   # each image as wide as its column: equal, never overlapping
     seen.image(charts.enlarge(prediction.prepared.image), caption="What the network saw (28x28)",
-               width="stretch")
+               width="stretch", alt=f"Your drawing as the network saw it: 28x28 pixels, read "
+               f"as a {prediction.digit}")
     heat.image(charts.saliency_overlay(prediction.prepared.image, prediction.saliency),
-               caption="Where it looked: pixels that most changed its answer", width="stretch")
+               caption="Where it looked: pixels that most changed its answer", width="stretch",
+               alt="Where it looked: the pixels that most changed its answer, brighter")
     st.page_link("pages/5_Inside.py", label="Look inside the network", icon=":material/hub:",
                  help="What every layer of the network makes of this drawing")
 

@@ -204,7 +204,8 @@ def wall() -> None:
     with st.container(horizontal=True, gap="small", key="class-tiles"):
         for tile in view.tiles:
             with st.container(width=96, gap=None):
-                st.image(class_set.tile_url(tile.drawing.image), width=84)
+                st.image(class_set.tile_url(tile.drawing.image), width=84,
+                         alt=f"Drawing #{tile.drawing.id}, a {tile.drawing.label}")
                 st.markdown(tile.caption)
                 if can_edit and st.session_state.get(SELECTING):
                     key = f"pick-{tile.drawing.id}"

@@ -36,13 +36,14 @@ with st.container(key="inside"):
         st.info("This model has no convolution (Conv2D) layer, so it has no kernels to show.")
     else:
         kernels = charts.kernels_picture(view.kernels.weights)
-        st.image(kernels.url, width=kernels.width, caption=view.kernels.caption)
+        st.image(kernels.url, width=kernels.width, caption=view.kernels.caption,
+                 alt=view.kernels.caption)
     st.subheader("Layer by layer")
     for layer in view.layers:
         st.markdown(f"**{layer.title}**")
         st.caption(layer.caption)
         shown = charts.layer_figure(layer)
         if isinstance(shown, charts.Picture):
-            st.image(shown.url, width=shown.width)
+            st.image(shown.url, width=shown.width, alt=f"{layer.title}: {layer.caption}")
         elif shown is not None:
             st.plotly_chart(shown, key=f"layer-{layer.index}", config={"displayModeBar": False})

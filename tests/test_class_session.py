@@ -77,7 +77,7 @@ def test_the_class_model_reaches_every_browser_that_did_not_pick_its_own(monkeyp
     by_label(teacher.sidebar.button, "Make it the class model").click().run()
     assert not teacher.exception and app_state.store().class_model() == run
     assert "every browser uses it" in teacher.toast[0].value
-    student.run()                      # its next refresh (an open page checks every 2 s)
+    student.run()                      # its next refresh (an open page checks every 3 s)
     assert run in caption_of(student) and "the class model" in caption_of(student)
     picky.run()
     assert "Bundled" in caption_of(picky) and "picked in this browser" in caption_of(picky)

@@ -272,6 +272,28 @@ def draw(page, strokes, touch=None, steps: int = 8, pace: float = 0.0,
             settle(page)
 
 
+def wait_for_steady(page, selector: str = CANVAS, quiet: float = 0.5,
+                    timeout: float = 30.0) -> None:
+    """Wait until `selector` (the canvas by default) is on the page and has kept its place
+    and size for `quiet` seconds. Right after a page opens, `settle` may return before the
+    first script run has drawn it, and it can still move then (the page's own styles arrive a
+    moment after the elements: the canvas was seen ~90 px lower for ~50 ms): a stroke aimed at
+    it then lands elsewhere."""
+    target = page.locator(selector).first
+    target.wait_for(state="visible", timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while True:
+        box = target.bounding_box()
+        if box != last:
+            last, since = box, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{selector} kept moving for {timeout} s: {box}")
+        time.sleep(0.05)
+
+
 def tap(touch, x: float, y: float, hold: float = 0.07) -> None:
     """A finger's tap at (x, y) (page CSS px): touchStart, `hold` seconds, touchEnd, through
     `touch` (a CDP session of a context with has_touch); Chromium makes the click itself."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import (ARTIFACTS, CANVAS, ConsoleLog, clear_canvas, draw,
-                                save_docs_screenshot, settle)
+from tests.e2e.conftest import (ARTIFACTS, CANVAS, clear_canvas, draw, new_device_page,
+                                save_docs_screenshot, settle, wait_for_steady)
 
 SEVEN = [[(0.25, 0.18), (0.75, 0.18), (0.43, 0.86)], [(0.39, 0.54), (0.68, 0.54)]]
 # name: (Playwright device or viewport, screenshot for the docs)
@@ -38,26 +38,12 @@ class Device:
         return self.page.viewport_size["width"]
 
 
-def new_device_page(browser, device):
-    """A page in a fresh context emulating `device` (a descriptor name or a viewport)."""
-    if isinstance(device, str):
-        options = dict(browser.devices[device])
-        options.pop("default_browser_type")   # we run Chromium, which emulates touch too
-    else:
-        options = {"viewport": device}
-    context = browser.new_context(**options)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.console = ConsoleLog(page)
-    touch = context.new_cdp_session(page) if options.get("has_touch") else None
-    return page, touch
-
-
 @pytest.fixture(scope="module", params=list(DEVICES))
 def device(request, browser, server):
     page, touch = new_device_page(browser, DEVICES[request.param][0])
     page.goto(f"{server}/Draw")
     settle(page)
+    wait_for_steady(page)
     yield Device(request.param, page, touch)
     page.context.close()
 
@@ -140,6 +126,45 @@ def test_the_prediction_is_in_view_beside_or_right_under_the_canvas(device):
         assert between == []
 
 
+def test_the_digits_that_save_the_drawing_are_right_under_the_prediction(device):
+    """The row of ten digits that saves the drawing comes straight under the prediction (its
+    caption between them), whole on the screen without scrolling, each digit big enough for a
+    fingertip, on every device."""
+    page = device.page
+    shown, row = prediction(page).bounding_box(), box(page, ".st-key-save_as")
+    height = page.viewport_size["height"]
+    assert 0 <= row["x"] and row["x"] + row["width"] <= device.width, row
+    assert 0 <= row["y"] and row["y"] + row["height"] <= height, f"{row} on a {height} px screen"
+    # Between them only the caption that says what the digits do, close to both.
+    between = page.evaluate("""([top, bottom, left, right]) => [...document.querySelectorAll(
+        '[data-testid="stMain"] [data-testid="stElementContainer"]')].filter(e => {
+            const r = e.getBoundingClientRect();
+            return r.height > 0 && r.top >= top - 1 && r.bottom <= bottom + 1
+                && r.left < right && r.right > left;
+        }).map(e => {
+            const r = e.getBoundingClientRect();
+            return {text: e.innerText, top: r.top, bottom: r.bottom};
+        })""", [shown["y"] + shown["height"], row["y"], row["x"], row["x"] + row["width"]])
+    assert [e["text"] for e in between] == ["Save it for the class: tap the digit you meant."]
+    caption = between[0]
+    above, below = caption["top"] - (shown["y"] + shown["height"]), row["y"] - caption["bottom"]
+    assert 0 <= above <= 24 and 0 <= below <= 24, \
+        f"{above} px from the prediction to the caption, {below} px from it to the digits"
+    # Ten digits in one row, each a target a finger can hit: 40 px tall at least, and at
+    # least WCAG 2.2's minimum (2.5.8): 24 px wide, or 24 px from one centre to the next.
+    digits = page.locator(".st-key-save_as").get_by_role("button")
+    expect(digits).to_have_count(10)
+    boxes = [b.bounding_box() for b in digits.all()]
+    assert [b.inner_text().strip() for b in digits.all()] == [str(d) for d in range(10)]
+    for d, b in enumerate(boxes):
+        assert row["y"] - 1 <= b["y"] and b["y"] + b["height"] <= row["y"] + row["height"] + 1
+        assert b["height"] >= 40, f"digit {d}: {b}"
+    pitch = min(b["x"] - a["x"] for a, b in zip(boxes, boxes[1:]))
+    narrowest = min(b["width"] for b in boxes)
+    assert narrowest >= 24 or pitch >= 24, \
+        f"digits {narrowest:.1f} px wide, {pitch:.1f} px apart on a {device.width} px screen"
+
+
 def test_images_and_labels_neither_overlap_nor_get_cut(device):
     page = device.page
     boxes = [b.bounding_box() for b in page.locator('[data-testid="stImage"]').all()]
@@ -192,6 +217,12 @@ def test_a_finger_on_the_canvas_draws_instead_of_scrolling(device):
         return {window: scrollY, main: main.scrollTop, top: c.getBoundingClientRect().top,
                 room: main.scrollHeight - main.clientHeight - main.scrollTop}}"""
     before = canvas.evaluate(where)
+    if before["room"] <= 100:
+        # The whole page fits on a tablet's screen now (the saving form became one row of
+        # digits): make it longer, so that a scroll would show.
+        canvas.evaluate("""c => document.querySelector('[data-testid="stMainBlockContainer"]')
+            .style.minHeight = 3 * innerHeight + 'px'""")
+        before = canvas.evaluate(where)
     assert before["room"] > 100, "the page must be able to scroll for this test to mean much"
     # An upward swipe: it scrolls the page by ~60% of the canvas anywhere else.
     draw(page, [[(0.6, 0.9), (0.6, 0.3)]], touch=device.touch, steps=20)
@@ -206,6 +237,7 @@ def test_projector_mode_shows_a_large_canvas_and_digit(browser, server):
     try:
         page.goto(f"{server}/Draw?projector=1")
         settle(page)
+        wait_for_steady(page)
         toggle = page.get_by_role("switch", name="Projector mode")
         expect(toggle).to_be_checked()
         assert box(page, CANVAS)["width"] >= 480

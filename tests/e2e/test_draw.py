@@ -3,7 +3,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import (CANVAS, clear_canvas, draw, open_app, save_docs_screenshot,
-                                settle)
+                                settle, wait_for_steady)
 
 # Stroke paths as drawn on the old 280x280 canvas, (x, y) in its pixels; several strokes per
 # digit where people lift the pen. Different sizes and positions on purpose.
@@ -34,6 +34,7 @@ def hint(page):
 
 def test_drawn_digits_are_recognised_and_clear_restores_the_hint(page, server):
     open_app(page, server, "Draw")
+    wait_for_steady(page)
     expect(hint(page)).to_be_visible()
     expect(prediction(page)).to_have_count(0)
     for name, (digit, strokes) in DIGITS.items():
@@ -52,6 +53,7 @@ def test_strokes_are_kept_when_the_stroke_width_changes(page, server):
     """The slider (in the "Pen size" popover next to Clear) reruns the page with a new width:
     the drawing stays, drawn at that width on both sides, and the prediction follows."""
     open_app(page, server, "Draw")
+    wait_for_steady(page)
     draw(page, unit(DIGITS["7 with crossbar, thin"][1]))
     expect(prediction(page)).to_have_text("7", timeout=60_000)
     thin = ink(page)
@@ -88,6 +90,7 @@ def ink(page) -> float:
 @pytest.mark.parametrize("strokes", [[[(140, 140), (141, 141)]], []], ids=["dot", "nothing"])
 def test_an_empty_canvas_or_a_dot_never_shows_a_prediction(page, server, strokes):
     open_app(page, server, "Draw")
+    wait_for_steady(page)
     draw(page, unit(strokes))
     page.wait_for_timeout(1500)
     expect(hint(page)).to_be_visible()

@@ -58,6 +58,9 @@ STUDENTS = (("phone", "iPhone 13"), ("tablet", "iPad (gen 7)"),
             ("laptop", {"width": 1366, "height": 768}))
 TEACHER = ("teacher", {"width": 1920, "height": 1080})
 
+# Streamlit's front end, given an update for elements that the page does not have (a page's
+# fragment redrawn after the page changed), stops: a blank page, no more updates.
+CRASHED = re.compile(r"Bad delta path index")
 TEACHER_LINK = re.compile(r"(\S+[?&]teacher=[A-Za-z0-9_\-]+)")
 UNLOCKED = "Teacher controls unlocked in this browser"
 
@@ -165,9 +168,12 @@ def devices(browser, request):
 
 @contextmanager
 def step(title: str, log_path=None):
-    """Name the lesson's step in a failure's report, with the end of the server's console."""
+    """Name the lesson's step in a failure's report, with the end of the server's console;
+    print how long it took (pytest shows it with -s, or under a failure)."""
+    started = time.monotonic()
     try:
         yield
+        print(f"{title}: {time.monotonic() - started:.1f} s")
     except BaseException as e:
         e.add_note(f"lesson step failed: {title}")
         if log_path is not None:
@@ -255,6 +261,20 @@ def at(base: str, url: str) -> str:
     return urlunsplit((ours.scheme, ours.netloc, printed.path, printed.query, printed.fragment))
 
 
+def wait_for_the_live_fine_tune(page, timeout: float = SERVER_WAIT / 1000) -> None:
+    """After "Teach the model our handwriting": the Train page with the fine-tune, live; fail
+    at once, saying so, if the page crashes on the way (see CRASHED)."""
+    live = page.get_by_text("fine-tune ·")
+    deadline = time.monotonic() + timeout
+    while not (page.url.endswith("/Train") and live.is_visible()):
+        crash = [e for e in page.console.errors if CRASHED.search(e)]
+        assert not crash, (
+            "APP BUG: pressing 'Teach the model our handwriting' on /Class crashed the "
+            f"teacher's page (blank page, websocket closed) at {page.url}: {crash[0][:300]}")
+        assert time.monotonic() < deadline, "the Train page never showed the fine-tune"
+        page.wait_for_timeout(250)
+
+
 def expect_unlocked(page) -> None:
     expect(sidebar(page).get_by_text(UNLOCKED)).to_be_visible(timeout=SERVER_WAIT)
     expect(sidebar(page).get_by_role("button", name="Lock teacher controls")).to_be_visible()
@@ -340,11 +360,12 @@ def test_one_lesson_join_draw_teach_and_use_the_class_model(lesson_server, devic
         expect_unlocked(page)
         expect(tiles(page)).to_have_count(len(saved), timeout=SERVER_WAIT)
         teacher.press(page.get_by_role("button", name="Teach the model our handwriting"))
-        expect(page).to_have_url(re.compile(r"/Train$"), timeout=SERVER_WAIT)
-        expect(page.get_by_text("fine-tune ·")).to_be_visible(timeout=SERVER_WAIT)
+        wait_for_the_live_fine_tune(page)
         done = page.get_by_text(re.compile(r"^Run (\S+) done: test accuracy"))
         expect(done).to_be_visible(timeout=FINE_TUNE_WAIT)
         run_id = re.match(r"Run (\S+) done", done.inner_text()).group(1)
+        took = page.locator('[data-testid="stMetric"]').filter(has_text="Elapsed")
+        print("fine-tuning took", took.locator('[data-testid="stMetricValue"]').inner_text())
         expect(page.get_by_role("table")).to_contain_text("Held-out class drawings")
         teacher.press(page.get_by_role("button", name="Make it the class model"))
         made_at = time.monotonic()

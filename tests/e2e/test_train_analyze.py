@@ -86,21 +86,6 @@ def test_live_training_is_shared_survives_reload_and_finishes(new_page, server, 
     expect(teacher.get_by_text("stopped: test accuracy")).to_be_visible()
     expect(student.get_by_role("button", name="Start training")).to_be_visible(timeout=30_000)
 
-    # The student uses the stopped run's model in their browser only, also after a reload;
-    # the class model (the teacher's page) stays the bundled one.
-    expect(model_picker(student)).to_have_value(CLASS_MODEL)
-    run_id = re.search(r"Run (\S+) stopped", teacher.get_by_text("stopped: test accuracy")
-                       .inner_text()).group(1)
-    student.get_by_role("button", name="Use it in this browser").click()
-    settle(student)
-    picked = model_picker(student)
-    expect(picked).to_have_value(re.compile(f"^fast · {run_id}"))
-    label = picked.input_value()
-    student.reload()
-    settle(student)
-    expect(model_picker(student)).to_have_value(label)
-    expect(model_picker(teacher)).to_have_value(CLASS_MODEL)
-
     # A tiny run (1,000 images, 1 epoch) runs to its natural end.
     slider = teacher.get_by_role("slider", name="Training images")
     slider.focus()
@@ -113,6 +98,36 @@ def test_live_training_is_shared_survives_reload_and_finishes(new_page, server, 
     expect(teacher.get_by_text("done: test accuracy")).to_be_visible(timeout=120_000)
     for p in (teacher, student, watcher):
         assert p.console.errors == []
+
+    # The student uses the new model in their browser only: the sidebar shows it at once, the
+    # Draw page reads with it, a reload keeps it; the class model stays the bundled one.
+    done = student.get_by_text("done: test accuracy")
+    expect(done).to_be_visible(timeout=30_000)
+    run_id = re.search(r"Run (\S+) done", done.inner_text()).group(1)
+    expect(model_picker(student)).to_have_value(CLASS_MODEL)
+    student.get_by_role("button", name="Use it in this browser").click()
+    settle(student)
+    picked, wrong = re.compile(f"^fast · {run_id}"), []
+    for moment in ("right after the click", "after a reload", "on the Draw page"):
+        if moment == "after a reload":
+            student.reload()
+            settle(student)
+        elif moment == "on the Draw page":
+            student.locator('[data-testid="stSidebar"]').get_by_role("link", name="Draw").click()
+            settle(student)
+            caption = student.get_by_text("Read by")
+            try:
+                expect(caption).to_have_text(
+                    re.compile(rf"Read by fast · {run_id}.*, picked in this browser\."))
+            except AssertionError:
+                wrong.append(f"{moment}: {caption.inner_text()!r}")
+        try:
+            expect(model_picker(student)).to_have_value(picked)
+        except AssertionError:
+            wrong.append(f"{moment}: {model_picker(student).input_value()!r}")
+    assert wrong == [], f"the model picked ({run_id}) is not shown or used: {wrong}"
+    expect(model_picker(teacher)).to_have_value(CLASS_MODEL)
+    assert student.console.errors == []
 
 
 def test_selecting_a_confusion_cell_filters_the_gallery(page, server):
