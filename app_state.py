@@ -4,7 +4,7 @@ Everything expensive (the store, the job registry, loaded models, MNIST, evaluat
 created once per server process with `st.cache_resource` and shared by every session.
 Per-session state lives in `st.session_state` under the keys below; what must outlive a page
 load (the teacher's unlock, the model this browser picked) is also kept in the browser, in a
-cookie (browser_memory), and checked by the server each time it is used.
+cookie (browser_side), and checked by the server each time it is used.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import streamlit as st
 
-from browser_memory import remember
+from browser_side import browser_side
 from mnist_core import catalog, settings
 from mnist_core.catalog import FOLLOW_CLASS
 from mnist_core.store import BUNDLED, RunRecord, RunStore, StoreError
@@ -94,7 +94,7 @@ def setup_page() -> None:
         st.toast(notice, duration="long")
     with st.sidebar:
         _follow_the_class_model()
-        remember(st.session_state.get(COOKIES, {}), path=_cookie_path())
+        browser_side(st.session_state.get(COOKIES, {}), path=_cookie_path())
 
 
 @st.cache_resource(show_spinner=False)
@@ -174,6 +174,13 @@ def _mnist_reading():
 @st.cache_resource(show_spinner="Loading MNIST...")
 def mnist():
     return _mnist_reading()()
+
+
+def mnist_loader():
+    """MNIST for a background job: a callable that waits for the reading started here, to be
+    called in the job's thread (never st.* there), so that a page starting a job answers at
+    once."""
+    return _mnist_reading()
 
 
 def prepare_training() -> None:

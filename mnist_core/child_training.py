@@ -147,7 +147,9 @@ class ProcessTrainingJob(TrainingJob):
             for name, args, fields in calls:
                 if name in _MIRRORED:
                     getattr(self.progress, name)(*args, **fields)
-            if self.progress.status == "running":
+            # The child's own speed and ETA replace what replaying its calls here computes
+            # (a batch of them at once: millions of images a second), stopping included.
+            if self.progress.status in ("running", "stopping"):
                 self.progress.update(**live, **({"status": "stopping"}
                                                 if self._stop.is_set() else {}))
 

@@ -99,13 +99,17 @@ def live_view() -> None:
             st.info("Stopped before its first epoch ended, so no model was kept (its record is "
                     "in the list of runs).", icon=":material/info:")
         elif snap.run_id and store is not None:
+            # Not callbacks: this is a fragment, and a choice of model must redraw the whole
+            # page (the sidebar's picker) and reach the browser's cookie: a full rerun.
             with st.container(horizontal=True):
-                if app_state.is_teacher():
-                    st.button("Make it the class model", on_click=app_state.make_class_model,
-                              args=(snap.run_id,), type="primary", icon=":material/groups:",
-                              help="Every browser that has not picked its own model uses it.")
-                st.button("Use it in this browser", on_click=app_state.pick_model,
-                          args=(snap.run_id,))
+                if app_state.is_teacher() and st.button(
+                        "Make it the class model", type="primary", icon=":material/groups:",
+                        help="Every browser that has not picked its own model uses it."):
+                    app_state.make_class_model(snap.run_id)
+                    st.rerun()
+                if st.button("Use it in this browser"):
+                    app_state.pick_model(snap.run_id)
+                    st.rerun()
     if snap.active and app_state.teacher_only("Stopping the run"):
         if not st.session_state.get("confirm_stop"):
             st.button("Stop training", icon=":material/stop:", on_click=_set_confirm, args=(True,))

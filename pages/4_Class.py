@@ -24,32 +24,37 @@ can_edit = app_state.teacher_only("Relabelling or deleting drawings")
 
 def teach() -> None:
     """Fine-tune the active model on the saved drawings, as the server's one job (see
-    mnist_core.finetune), then watch it on the Train page; or say why it cannot start."""
+    mnist_core.finetune), or say why it cannot start. It starts at once (MNIST is read in the
+    job's thread) and the page stays here, with a link to the live run: a switch of page made
+    by the server would let this page's wall, which refreshes on its own, be redrawn onto the
+    Train page (Streamlit keeps a page's fragments until the next page's run completes), and
+    the teacher's page went blank."""
     from mnist_core import finetune
-    from mnist_core.data import DataError
     from mnist_core.jobs import JobBusy
 
     if not app_state.is_teacher():  # checked again here, on the server
         st.warning("Only the teacher can teach the model (unlock in the sidebar).")
         return
     try:
-        finetune.check_ready(store, model.ref)
         finetune.start(app_state.job_registry(), store,
-                       finetune.FineTuneConfig(source=model.ref), app_state.mnist())
+                       finetune.FineTuneConfig(source=model.ref), app_state.mnist_loader())
     except JobBusy as e:
         st.warning(f"Not started: {e}.", icon=":material/info:")
-    except (ValueError, KeyError, StoreError, DataError) as e:
+    except (ValueError, KeyError, StoreError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         st.warning(f"Not started: {message}.", icon=":material/info:")
     else:
-        st.switch_page("pages/1_Train.py")
+        st.success(f"{model.label} is learning the class's handwriting.",
+                   icon=":material/school:")
+        st.page_link("pages/1_Train.py", label="Watch it live on the Train page",
+                     icon=":material/model_training:")
 
 
 if app_state.teacher_only("Teaching the model") and st.button(
         "Teach the model our handwriting", icon=":material/school:",
         help=f"Fine-tunes {model.label} on the saved drawings (a quarter of each digit's kept "
              "aside to measure it) mixed with MNIST images, a few epochs, live on the Train "
-             "page; the result is a new model you can make active."):
+             "page; the result is a new model you can make the class model."):
     teach()
 # Tiles arrive as 28x28 PNGs (see class_set.tile_url); the browser enlarges them, pixel-sharp.
 st.html("<style>.st-key-class-tiles img {image-rendering: pixelated}</style>")

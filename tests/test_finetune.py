@@ -286,7 +286,9 @@ def test_a_student_sees_no_teach_button_and_the_teacher_starts_the_job(monkeypat
     assert not teacher.exception, teacher.exception
     job = app_state.job_registry().current
     assert job is not None and job.config.preset == "fine-tune"
-    assert teacher.title[0].value == "Train a network"           # sent to the live view
+    assert any("is learning the class's handwriting" in s.value for s in teacher.success)
+    assert teacher.title[0].value == "The class's drawings"      # it stays, with a link
+    teacher.switch_page("pages/1_Train.py").run()                 # the link: the live view
     assert any(s.value.startswith("fine-tune") for s in teacher.subheader)
     job.stop()
     assert job.join(timeout=180) and job.snapshot().status in ("stopped", "done")

@@ -296,7 +296,8 @@ def wait_for_steady(page, selector: str = CANVAS, quiet: float = 0.5,
 
 def tap(touch, x: float, y: float, hold: float = 0.07) -> None:
     """A finger's tap at (x, y) (page CSS px): touchStart, `hold` seconds, touchEnd, through
-    `touch` (a CDP session of a context with has_touch); Chromium makes the click itself."""
+    `touch` (a CDP session of a context with has_touch). Chromium turns it into pointer events
+    and, as a phone does, synthesizes the click itself (or not: see tests/e2e/test_saving.py)."""
     touch.send("Input.dispatchTouchEvent", {"type": "touchStart",
                                             "touchPoints": [{"x": x, "y": y}]})
     time.sleep(hold)

@@ -8,8 +8,11 @@ The issue's acceptance points checked here:
 - after a save the canvas clears, ready for the next digit, with a visible "Saved as a 7";
 - "Undo this save" removes the drawing just saved, and says so.
 
-Taps come no sooner than 0.1 s after the finger lifts: a human cannot tap faster, and Chromium
-itself drops the click it would synthesize for a tap that soon after a touch drag.
+Taps come 0.1-0.3 s after the finger lifts: no human taps sooner (and for a tap within ~50 ms
+of a touch drag Chromium synthesizes no click at all, on a plain page too). Even 0.1-0.3 s after
+a stroke Chromium often synthesizes no click for a tap (about half of them, seen with Streamlit
+buttons and with plain ones): with Streamlit's st.button row this test lost most phone taps,
+silently; the row of digits must count the tap from its pointer events.
 """
 from __future__ import annotations
 
@@ -96,6 +99,7 @@ def jittered(rng: random.Random, strokes, by: float = 0.03):
 @dataclass
 class Tap:
     delay: float                          # s from the finger lifting to the tap
+    before: int                           # drawings stored before it
     outcome: str = "dropped"              # "saved", "refused" or "dropped"
     detail: str = ""
     drawing_id: int | None = None
@@ -118,7 +122,7 @@ def draw_seven_and_tap(page, touch, home, rng: random.Random) -> Tap:
     lifted = time.monotonic()
     delay = rng.uniform(0.1, 0.3)
     time.sleep(max(0.0, lifted + delay - time.monotonic()))
-    result = Tap(time.monotonic() - lifted)
+    result = Tap(time.monotonic() - lifted, count)
     if touch is not None:
         tap(touch, x, y)
     else:
@@ -187,6 +191,7 @@ def test_a_save_tapped_right_after_the_last_stroke_is_never_dropped(device, serv
                 return false;
             }""")
             assert not ink, f"{where}: the canvas still shows ink"
+            assert stored(server_home)[0] == t.before + 1, f"{where}: stored twice"
         else:                               # answered: the drawing stays, to save again
             expect(canvas, where).to_have_attribute("data-strokes", "2")
             clear_canvas(page)

@@ -60,7 +60,7 @@ def test_saved_drawings_appear_without_a_reload_and_a_teacher_deletes_one(new_pa
         store.add_drawing(image, 7, None, None)
     expect(page.locator(TILES)).to_have_count(3, timeout=10_000)
 
-    page.get_by_role("button", name="#1").click()         # the editor of drawing #1
+    page.get_by_role("button", name="#1", exact=True).click()   # the editor of drawing #1
     page.get_by_role("button", name="Delete drawing").click()   # no question asked...
     expect(page.locator(TILES)).to_have_count(2, timeout=10_000)
     assert [d.id for d in store.list_drawings()] == [3, 2]
@@ -69,12 +69,12 @@ def test_saved_drawings_appear_without_a_reload_and_a_teacher_deletes_one(new_pa
     expect(page.locator(TILES)).to_have_count(2)
     expect(page.get_by_text("Deleted drawing #1.")).to_be_visible()   # the undo stays offered
 
-    page.get_by_role("button", name="Undo").click()       # the tile comes back, as it was
+    page.get_by_role("button", name="Undo", exact=True).click()   # the tile comes back as it was
     expect(page.locator(TILES)).to_have_count(3, timeout=10_000)
     assert [(d.id, d.label) for d in store.list_drawings()] == [(3, 7), (2, 7), (1, 4)]
     expect(page.get_by_text("Restored drawing #1.")).to_be_visible(timeout=10_000)
     expect(page.get_by_text("Deleted drawing #1.")).to_have_count(0)
-    expect(page.get_by_role("button", name="#1")).to_be_visible()
+    expect(page.get_by_role("button", name="#1", exact=True)).to_be_visible()
     assert page.console.errors == []
 
 
@@ -114,7 +114,7 @@ def test_a_teacher_deletes_many_drawings_at_once_and_undoes_it(new_page, class_s
     expect(page.locator(TILES)).to_have_count(total - 2, timeout=10_000)
     assert sorted(d.id for d in store.list_drawings()) == ids[:-2]
     expect(page.get_by_text("Deleted 2 drawings (the selected drawings).")).to_be_visible()
-    page.get_by_role("button", name="Undo").click()
+    page.get_by_role("button", name="Undo", exact=True).click()
     expect(page.locator(TILES)).to_have_count(total, timeout=10_000)
     assert sorted(d.id for d in store.list_drawings()) == ids
 
@@ -125,7 +125,7 @@ def test_a_teacher_deletes_many_drawings_at_once_and_undoes_it(new_page, class_s
     assert store.list_drawings() == []
     expect(page.get_by_text(f"Deleted {total} drawings (the drawings of the last 10 "
                             "minutes).")).to_be_visible()
-    page.get_by_role("button", name="Undo").click()
+    page.get_by_role("button", name="Undo", exact=True).click()
     expect(page.locator(TILES)).to_have_count(total, timeout=10_000)
     assert sorted(d.id for d in store.list_drawings()) == ids
     assert page.console.errors == []
