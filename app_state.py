@@ -92,6 +92,7 @@ def setup_page() -> None:
     teacher_sidebar()
     if notice := st.session_state.pop(NOTICE, None):
         st.toast(notice, duration="long")
+    st.session_state[SHOWN_CLASS_MODEL] = class_model_ref()   # what this page is drawn with
     with st.sidebar:
         _follow_the_class_model()
         browser_side(st.session_state.get(COOKIES, {}), path=_cookie_path())
@@ -365,11 +366,8 @@ def _follow_the_class_model() -> None:
     """Redraw the whole page when the teacher has changed the class model since it was drawn
     (only in browsers that follow it): the open Draw page then reads drawings with it."""
     now = class_model_ref()
-    if st.session_state.get(SHOWN_CLASS_MODEL) not in (None, now) and \
-            model_pick() == FOLLOW_CLASS:
-        st.session_state[SHOWN_CLASS_MODEL] = now
-        st.rerun()
-    st.session_state[SHOWN_CLASS_MODEL] = now
+    if st.session_state.get(SHOWN_CLASS_MODEL) != now and model_pick() == FOLLOW_CLASS:
+        st.rerun()   # (never during a whole-page run: setup_page has just set what it shows)
 
 
 @st.cache_resource(show_spinner=False)

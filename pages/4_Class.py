@@ -171,8 +171,9 @@ def wall() -> None:
     """Re-reads the store every 2 s; the core keeps that cheap (see class_set)."""
     if NOTICE in st.session_state:
         st.toast(st.session_state.pop(NOTICE), duration="long")
-    if can_edit and UNDO in st.session_state:
-        with st.container(horizontal=True, vertical_alignment="center", key="undo_bar"):
+    # Always there, empty or not: what follows keeps its place (an open expander stays open).
+    with st.container(horizontal=True, vertical_alignment="center", key="undo_bar"):
+        if can_edit and UNDO in st.session_state:
             st.markdown(f":material/delete: Deleted {st.session_state[UNDO][1]}.")
             st.button("Undo", on_click=_undo, icon=":material/undo:", type="primary")
     try:

@@ -73,34 +73,48 @@ def server_home(tmp_path_factory):
     return tmp_path_factory.mktemp("e2e-lab")
 
 
+@contextmanager
+def running_app(home: Path, **env: str | None):
+    """`streamlit run streamlit_app.py` as a user starts it, on a free loopback port, with lab
+    home `home`; its console goes to home/server.log. `env` adds variables (None removes one).
+    Trainings run in a child process, as the app does by default (tests/conftest.py picks
+    threads for the rest of the suite). Yields the base URL; stops the server afterwards."""
+    port = _free_port()
+    environment = dict(os.environ, MNIST_LAB_HOME=str(home), PYTHONUNBUFFERED="1",
+                       MNIST_LAB_TRAINING="process")
+    for name, value in env.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    log_path = home / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
+             "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_for(f"{base}/_stcore/health", proc, 60)
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}: {log_path.read_text()}") from None
+        try:
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.fixture(scope="session")
 def server(server_home):
     """Base URL of a running app; stopped (and its lab home deleted) after the session."""
     _require_browser()
-    port = _free_port()
-    home = server_home
-    # Trainings in a child process, as the app does by default (tests/conftest.py picks
-    # threads for the rest of the suite).
-    env = dict(os.environ, MNIST_LAB_HOME=str(home), PYTHONUNBUFFERED="1",
-               MNIST_LAB_TRAINING="process")
-    log = open(home / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-         "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(f"{base}/_stcore/health", proc, 60)
-    except RuntimeError as e:
-        raise RuntimeError(f"{e}: {(home / 'server.log').read_text()}") from None
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with running_app(server_home) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -21,10 +21,7 @@ screenshots in test-artifacts/.
 """
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
@@ -33,8 +30,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import (ARTIFACTS, CANVAS, ROOT, ConsoleLog, _free_port, _wait_for,
-                                draw, settle)
+from tests.e2e.conftest import ARTIFACTS, CANVAS, ConsoleLog, draw, running_app, settle
 
 TEACHER_KEY = "lesson-key-4711"
 SAVE_INTERVAL = 1.1   # the Draw page takes one save a second per browser
@@ -74,27 +70,8 @@ def lesson_server(tmp_path_factory, browser):
     a child process as in class. Its console (stdout) goes to the log, where the one-time
     teacher link appears when it serves its first page."""
     home = tmp_path_factory.mktemp("lesson-lab")
-    port = _free_port()
-    env = dict(os.environ, MNIST_LAB_HOME=str(home), PYTHONUNBUFFERED="1",
-               MNIST_LAB_TRAINING="process", MNIST_LAB_TEACHER_KEY=TEACHER_KEY)
-    log_path = home / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-             "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            _wait_for(f"{base}/_stcore/health", proc, 60)
-        except RuntimeError as e:
-            raise RuntimeError(f"{e}: {log_path.read_text()}") from None
-        yield base, log_path
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with running_app(home, MNIST_LAB_TEACHER_KEY=TEACHER_KEY) as base:
+        yield base, home / "server.log"
 
 
 class Device:
@@ -268,15 +245,15 @@ def at(base: str, url: str) -> str:
 
 
 def wait_for_the_live_fine_tune(page, timeout: float = SERVER_WAIT / 1000) -> None:
-    """After "Teach the model our handwriting": the Train page with the fine-tune, live; fail
-    at once, saying so, if the page crashes on the way (see CRASHED)."""
+    """After "Teach the model our handwriting" and its link: the Train page with the fine-tune,
+    live; fail at once, saying so, if the page crashes on the way (see CRASHED)."""
     live = page.get_by_text("fine-tune ·")
     deadline = time.monotonic() + timeout
     while not (page.url.endswith("/Train") and live.is_visible()):
         crash = [e for e in page.console.errors if CRASHED.search(e)]
         assert not crash, (
-            "APP BUG: pressing 'Teach the model our handwriting' on /Class crashed the "
-            f"teacher's page (blank page, websocket closed) at {page.url}: {crash[0][:300]}")
+            "APP BUG: teaching the model crashed the teacher's page (blank page, websocket "
+            f"closed) at {page.url}: {crash[0][:300]}")
         assert time.monotonic() < deadline, "the Train page never showed the fine-tune"
         page.wait_for_timeout(250)
 
@@ -369,6 +346,11 @@ def test_one_lesson_join_draw_teach_and_use_the_class_model(lesson_server, devic
         expect_unlocked(page)
         expect(tiles(page)).to_have_count(len(saved), timeout=SERVER_WAIT)
         teacher.press(page.get_by_role("button", name="Teach the model our handwriting"))
+        expect(page.get_by_text("is learning the class's handwriting")).to_be_visible(
+            timeout=SERVER_WAIT)
+        page.wait_for_timeout(2500)    # the wall refreshes meanwhile: the page stays whole
+        assert not [e for e in page.console.errors if CRASHED.search(e)]
+        teacher.press(page.get_by_role("link", name="Watch it live on the Train page"))
         wait_for_the_live_fine_tune(page)
         done = page.get_by_text(re.compile(r"^Run (\S+) done: test accuracy"))
         expect(done).to_be_visible(timeout=FINE_TUNE_WAIT)

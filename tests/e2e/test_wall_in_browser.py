@@ -3,16 +3,13 @@
 Its own server with its own lab home, so the test can save drawings straight into the store
 as other students' sessions would, and count exactly what the page shows.
 """
-import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ROOT, _free_port, _wait_for, settle
+from tests.e2e.conftest import running_app, settle
 
 TILES = '[data-testid="stImage"]'
 
@@ -20,22 +17,8 @@ TILES = '[data-testid="stImage"]'
 @pytest.fixture(scope="module")
 def class_server(tmp_path_factory, browser):
     home = tmp_path_factory.mktemp("class-wall-lab")
-    port = _free_port()
-    env = dict(os.environ, MNIST_LAB_HOME=str(home), PYTHONUNBUFFERED="1")
-    env.pop("MNIST_LAB_TEACHER_KEY", None)
-    with open(home / "server.log", "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-             "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        _wait_for(f"{base}/_stcore/health", proc, 60)
+    with running_app(home, MNIST_LAB_TEACHER_KEY=None) as base:
         yield base, home
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_saved_drawings_appear_without_a_reload_and_a_teacher_deletes_one(new_page,
