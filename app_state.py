@@ -318,14 +318,15 @@ def make_class_model(ref: str) -> None:
     try:
         _class_model_choice().set(ref)
     except (KeyError, StoreError) as e:
-        st.session_state[NOTICE] = f"The class model was not changed: {_reason(e)}."
+        st.session_state[NOTICE] = f"The class model was not changed: {reason(e)}."
         return
     pick_model(FOLLOW_CLASS)
     label = next((m.label for m in models() if m.ref == ref), ref)
     st.session_state[NOTICE] = f"The class model is now {label}: every browser uses it."
 
 
-def _reason(e: Exception) -> str:
+def reason(e: Exception) -> str:
+    """An error's message for a page: a KeyError's own text, not its quoted repr."""
     return e.args[0] if isinstance(e, KeyError) and e.args else str(e)
 
 
@@ -341,7 +342,8 @@ def model_sidebar() -> None:
     options = {m.ref: m for m in available}
     pick = model_pick()
     if pick != FOLLOW_CLASS and pick not in options:   # its run is gone: follow the class
-        pick_model(pick := FOLLOW_CLASS)
+        pick = FOLLOW_CLASS
+        pick_model(pick)
     current = catalog.class_model(available, class_model_ref())
     labels = {FOLLOW_CLASS: f"Class model: {current.label}"} | {
         ref: m.label for ref, m in options.items()}
@@ -482,24 +484,18 @@ def teacher_sidebar() -> None:
 def use_teacher_link() -> None:
     """A one-time teacher link (`?teacher=TOKEN`) unlocks this browser, once; the token leaves
     the address bar at once, so it is neither bookmarked nor shown on the projector."""
-    from mnist_core.teacher import redeem_link_token
-
     token = st.query_params.get("teacher")
     if token is None:
         return
     del st.query_params["teacher"]
     if teacher_key() is None or is_teacher():
         return
-    s = store()
-    if not _gate().limiter.allow():
-        st.session_state["teacher_message"] = "Too many tries. Wait a minute before trying again."
-    elif s is not None and redeem_link_token(s, token):
+    message = _gate().try_link(token, store())
+    if message is None:
         _open_teacher_session()
         st.session_state[NOTICE] = "Teacher controls unlocked by the teacher link."
     else:
-        st.session_state["teacher_message"] = (
-            "This teacher link was already used or has expired. Type the key, or make a new "
-            "link on the server: python -m mnist_core teacher-link")
+        st.session_state["teacher_message"] = message
 
 
 @st.cache_resource(show_spinner=False)

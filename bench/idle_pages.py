@@ -16,44 +16,17 @@ the browsers run on the same machine (their CPU is not counted).
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update"]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer")
+sys.path.insert(0, str(ROOT / "bench"))
+from load import FLAGS, cpu_seconds, start_server  # noqa: E402  (as the load bench does)
 
 
 def a_model_to_switch_to(home: Path) -> str:
@@ -77,15 +50,8 @@ def main() -> None:
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="idle-pages-"))
     run_id = a_model_to_switch_to(home)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-         "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=dict(os.environ, MNIST_LAB_HOME=str(home)),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server, base, _ = start_server(str(home))
     try:
-        wait_for(f"{base}/_stcore/health")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
             pages = []
@@ -95,7 +61,7 @@ def main() -> None:
                 while len(pages) < n:
                     page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
                     page.goto(f"{base}/{args.page}")
-                    page.get_by_text("Read by").first.wait_for(timeout=120_000)
+                    page.get_by_text("Class model:").first.wait_for(timeout=120_000)
                     pages.append(page)
                 time.sleep(3)   # let the last page settle
                 start_cpu, start = cpu_seconds(server.pid), time.monotonic()

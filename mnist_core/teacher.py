@@ -76,12 +76,22 @@ class TeacherGate:
                                                                     _digest(key))
         return None if ok else "That is not the teacher key."
 
+    def try_link(self, token: object, store) -> str | None:
+        """None if `token` is a valid one-time teacher link's (it is used up at once): the
+        caller unlocks the browser. Otherwise the message to show. Counts as a try."""
+        if not self.limiter.allow():
+            return "Too many tries. Wait a minute before trying again."
+        if store is not None and redeem_link_token(store, token):
+            return None
+        return ("This teacher link was already used or has expired. Type the key, or make a "
+                "new link on the server: python -m mnist_core teacher-link")
+
 
 def _token_digest(token: object) -> str | None:
     """The digest the server keeps of a token, or None for anything that cannot be one."""
     if not isinstance(token, str) or not 0 < len(token) <= _MAX_TOKEN_LENGTH:
         return None
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    return _digest(token).hex()
 
 
 class TeacherSessions:

@@ -25,10 +25,10 @@ can_edit = app_state.teacher_only("Relabelling or deleting drawings")
 def teach() -> None:
     """Fine-tune the active model on the saved drawings, as the server's one job (see
     mnist_core.finetune), or say why it cannot start. It starts at once (MNIST is read in the
-    job's thread) and the page stays here, with a link to the live run: a switch of page made
-    by the server would let this page's wall, which refreshes on its own, be redrawn onto the
-    Train page (Streamlit keeps a page's fragments until the next page's run completes), and
-    the teacher's page went blank."""
+    job's thread) and the page stays here, with a link to the live run: after a switch of page
+    made by the server, this page's wall, which refreshes on its own, could be redrawn onto the
+    Train page (Streamlit keeps a page's fragments until the next page's run completes) and
+    blank it."""
     from mnist_core import finetune
     from mnist_core.jobs import JobBusy
 
@@ -41,8 +41,7 @@ def teach() -> None:
     except JobBusy as e:
         st.warning(f"Not started: {e}.", icon=":material/info:")
     except (ValueError, KeyError, StoreError) as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        st.warning(f"Not started: {message}.", icon=":material/info:")
+        st.warning(f"Not started: {app_state.reason(e)}.", icon=":material/info:")
     else:
         st.success(f"{model.label} is learning the class's handwriting.",
                    icon=":material/school:")

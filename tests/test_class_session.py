@@ -12,17 +12,10 @@ import app_state
 from mnist_core.catalog import FOLLOW_CLASS
 from mnist_core.synthetic import drawn_digits
 from mnist_core.teacher import create_link_token
-from tests.test_app import by_label, open_page
+from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
 
 KEY = "owl-7-maple"
 DRAW = "pages/3_Draw.py"
-
-
-@pytest.fixture(autouse=True)
-def fresh_resources():
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
 
 
 @pytest.fixture
@@ -72,7 +65,7 @@ def test_the_class_model_reaches_every_browser_that_did_not_pick_its_own(monkeyp
     assert "Bundled" in caption_of(student) and "the class model" in caption_of(student)
     picky.sidebar.selectbox(key=app_state.MODEL_PICKER).set_value("bundled").run()
     teacher = unlock(open_page())
-    assert not student.session_state[app_state.MODEL_PICK] != FOLLOW_CLASS
+    assert student.session_state[app_state.MODEL_PICK] == FOLLOW_CLASS
     teacher.sidebar.selectbox(key=app_state.MODEL_PICKER).set_value(run).run()
     by_label(teacher.sidebar.button, "Make it the class model").click().run()
     assert not teacher.exception and app_state.store().class_model() == run
