@@ -64,6 +64,8 @@ def _edit(drawing_id: int, seen_label: int, delete: bool) -> None:
     if not app_state.is_teacher():
         st.session_state[NOTICE] = "Only the teacher can change drawings (unlock in the sidebar)."
         return
+    if delete and st.session_state.get(UNDO, (None, ""))[1] == f"drawing #{drawing_id}":
+        return  # a replay of the click that just deleted it (see _delete_many)
     try:
         if delete:
             batch = store.delete_drawing(drawing_id, expected_label=seen_label)
@@ -94,6 +96,11 @@ def _delete_many(selected: bool) -> None:
             what = f"the drawings of the last {minutes} minutes"
     except StoreError as e:
         st.session_state[NOTICE] = f"Nothing deleted: {e}."
+        return
+    if count == 0:
+        # The buttons are disabled at 0, so this is a replay: Streamlit can run a click's
+        # callback again when a rerun (the wall's 2 s refresh) interrupts the run it started.
+        # The first call's Undo must survive it.
         return
     st.session_state[UNDO] = (batch, f"{count:,} drawing{'s' * (count != 1)} ({what})")
 
