@@ -8,6 +8,7 @@ cookie (browser_side), and checked by the server each time it is used.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import streamlit as st
@@ -23,7 +24,6 @@ SHOWN_CLASS_MODEL = "shown_class_model"   # the class model this page was drawn 
 COOKIES = "cookies_to_keep"            # name -> (value or None to delete, seconds)
 NOTICE = "app_notice"                  # a one-time message for the next page run (a toast)
 TEST_DRAWING = "test_drawing"          # test seam: an RGBA array used instead of the canvas
-TEACHER_GATE = "teacher_gate"          # this session's TeacherGate (tries left)
 TEACHER_TOKEN = "teacher_token"        # this browser's teacher token, once unlocked here
 #: How often an open page checks whether the teacher changed the class model (seconds).
 CLASS_MODEL_POLL_SECONDS = 3.0
@@ -72,6 +72,15 @@ def _keep_tensorflow_state_between_reruns() -> bool:
     return False
 
 
+@st.cache_resource(show_spinner=False)
+def _limit_what_browsers_send() -> bool:
+    """Once per process: the WebSocket closes on any message over server_limits'
+    MAX_MESSAGE_BYTES, before Streamlit parses it (see server_limits)."""
+    import server_limits
+
+    return server_limits.apply()
+
+
 def setup_page() -> None:
     """First call of every page: page config, our navigation and the model picker.
 
@@ -82,6 +91,7 @@ def setup_page() -> None:
     st.set_page_config(page_title="MNIST CNN Lab", layout="wide",
                        page_icon=str(settings.ASSETS_DIR / "icon.png"))
     _keep_tensorflow_state_between_reruns()
+    _limit_what_browsers_send()
     warm_up_default_model()
     announce_teacher_link()
     use_teacher_link()
@@ -166,10 +176,12 @@ def live_refresh_seconds() -> float:
 @st.cache_resource(show_spinner=False)
 def _mnist_reading():
     """MNIST being read on a thread (mnist_core.data.load_mnist_soon); call it to wait. Started
-    early by `prepare_training`; where the reading failed, waiting loads again and says why."""
+    early by `prepare_training`; where the reading failed, waiting loads again and says why.
+    Its images are kept as uint8 (mnist_core.data.compact: 55 MB, not 220 MB of float32);
+    whatever trains or classifies them turns them into floats a batch at a time."""
     from mnist_core.data import load_mnist_soon
 
-    return load_mnist_soon()
+    return load_mnist_soon(as_uint8=True)
 
 
 @st.cache_resource(show_spinner="Loading MNIST...")
@@ -217,9 +229,10 @@ def augmentation_preview(augmentation):
     """Eight training images and augmented copies of them, for an `Augmentation` (a run's
     strength, whichever preset or past run it came from)."""
     from mnist_core import charts
+    from mnist_core.data import float_images
     from mnist_core.training import augmentation_preview as preview
 
-    images = mnist().x_train[:8]
+    images = float_images(mnist().x_train[:8])
     grid = preview(images, augmentation)
     return charts.enlarge(grid, 3)
 
@@ -227,12 +240,13 @@ def augmentation_preview(augmentation):
 @st.cache_resource(show_spinner=False)
 def bundled_card() -> dict:
     """The bundled model's card (read-only asset: read once per process)."""
-    import json
+    from mnist_core.untrusted import load_json
 
-    try:
-        return json.loads(settings.BUNDLED_MODEL_CARD.read_text())
+    try:   # bounded: a card edited into deep nesting is no card, not a crash of every page
+        card = load_json(settings.BUNDLED_MODEL_CARD.read_text(), "the model card")
     except (OSError, ValueError):
         return {}
+    return card if isinstance(card, dict) else {}
 
 
 def last_run() -> RunRecord | None:
@@ -322,12 +336,61 @@ def make_class_model(ref: str) -> None:
         return
     pick_model(FOLLOW_CLASS)
     label = next((m.label for m in models() if m.ref == ref), ref)
-    st.session_state[NOTICE] = f"The class model is now {label}: every browser uses it."
+    st.session_state[NOTICE] = f"The class model is now {plain(label)}: every browser uses it."
 
 
 def reason(e: Exception) -> str:
     """An error's message for a page: a KeyError's own text, not its quoted repr."""
     return e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+
+
+#: What Markdown, GitHub's and Streamlit's additions included, makes something of anywhere in
+#: a line: emphasis, code, links and images, HTML, formulas, tables, strike-through, entities.
+_MARKDOWN_SIGNS = re.compile(r"([\\`*_\[\]<>#|~$&@])")
+#: ... and at the start of a line: list items, headings underlined with = or -.
+_LINE_START_SIGNS = re.compile(r"(?m)^([ \t]*)([-+=]|\d+(?=[.)]))")
+#: ... and bare web addresses, which GitHub's Markdown makes links of.
+_BARE_LINKS = re.compile(r"(?i)(:(?=//)|(?<=\bwww)\.)")
+
+
+def plain(text: object) -> str:
+    """`text` that came from outside (a file's contents or name, a run record, an error about
+    them) made safe for st.error, st.caption, st.markdown and the like, which render Markdown:
+    every sign Markdown would act on is backslash-escaped (CommonMark allows that for any
+    punctuation), so `![x](http://host/x.png)` shows as those characters, never as an image
+    fetched from another host, a link, a heading or a formula. Quotes, parentheses and dashes
+    that mean nothing there stay as they are."""
+    text = _MARKDOWN_SIGNS.sub(r"\\\1", str(text))
+    text = _LINE_START_SIGNS.sub(_escape_line_start, text)
+    return _BARE_LINKS.sub(r"\\\1", text)
+
+
+def _escape_line_start(found: re.Match) -> str:
+    indent, sign = found.groups()
+    if sign.isdigit():   # "1. " or "1) " begins a numbered list: escape its . or )
+        return f"{indent}{sign}\\"
+    return f"{indent}\\{sign}"
+
+
+def damaged_runs() -> list[str]:
+    """One line per run whose record cannot be read ("Run X skipped: its record is damaged
+    (reason)."): the runs are listed without it (mnist_core.store.RunStore.read_runs)."""
+    s = store()
+    try:
+        damaged = s.read_runs()[1] if s is not None else []
+    except StoreError:
+        return []
+    return [f"Run {d.run_id} skipped: its record is damaged ({d.reason})." for d in damaged]
+
+
+def _damaged_runs_sidebar(shown: int = 3) -> None:
+    """Under the model picker, on every page: which runs are left out of it, and why."""
+    lines = damaged_runs()
+    for line in lines[:shown]:
+        st.sidebar.warning(plain(line), icon=":material/warning:")
+    if len(lines) > shown:
+        st.sidebar.caption(f"{len(lines) - shown} more damaged run records (see the server's "
+                           "log).")
 
 
 def _picked_in_sidebar() -> None:
@@ -359,8 +422,13 @@ def model_sidebar() -> None:
     if pick != FOLLOW_CLASS and chosen.ref != current.ref and is_teacher():
         st.sidebar.button("Make it the class model", on_click=make_class_model,
                           args=(chosen.ref,), icon=":material/groups:")
+    _damaged_runs_sidebar()
     if store_error():
         st.sidebar.warning(f"Runs cannot be saved: {store_error()}")
+    elif store() is not None and store().read_only:
+        st.sidebar.warning(f"Nothing can be saved: the lab home `{store().home}` cannot be "
+                           f"written ({store().read_only}). Saved drawings and runs can still "
+                           "be viewed.")
 
 
 @st.fragment(run_every=CLASS_MODEL_POLL_SECONDS)
@@ -394,12 +462,31 @@ def teacher_key() -> str | None:
     return configured_key(secret)
 
 
+def device() -> str:
+    """The device this session runs on: its network address, as mnist_core.devices decides
+    (behind a trusted reverse proxy, the address the proxy forwarded). Rate limits and quotas
+    count per device, so a reload or a new session gives no fresh allowance."""
+    from mnist_core.devices import client_device
+
+    return client_device(st.context.ip_address, st.context.headers.get("X-Forwarded-For"),
+                         settings.trusted_proxies())
+
+
+@st.cache_resource(show_spinner=False)
 def _gate():
+    """The server's one TeacherGate: wrong keys counted per device, for every session."""
     from mnist_core.teacher import TeacherGate
 
-    if TEACHER_GATE not in st.session_state:
-        st.session_state[TEACHER_GATE] = TeacherGate()
-    return st.session_state[TEACHER_GATE]
+    return TeacherGate()
+
+
+@st.cache_resource(show_spinner=False)
+def drawing_saves():
+    """Saves per device: one a second (a double tap, or a student hammering the digits),
+    however many tabs or sessions that device opens."""
+    from mnist_core.ratelimit import PerDevice
+
+    return PerDevice(1, 1.0)
 
 
 @st.cache_resource(show_spinner=False)
@@ -449,7 +536,7 @@ def _open_teacher_session() -> None:
 
 def _unlock() -> None:
     attempt = st.session_state.pop("teacher_key_attempt", "")
-    message = _gate().try_unlock(attempt, teacher_key())
+    message = _gate().try_unlock(device(), attempt, teacher_key())
     if message is None:
         _open_teacher_session()
     st.session_state["teacher_message"] = message
@@ -545,11 +632,27 @@ def warm_up_default_model() -> None:
 
 def join_address():
     """The address students should open (the LAN address when the server listens beyond
-    this computer), from Streamlit's own server options."""
+    this computer; https:// when it serves https), from Streamlit's own server options."""
     from mnist_core.joining import join_address as address
 
     return address(st.get_option("server.address"), int(st.get_option("server.port")),
-                   st.get_option("server.baseUrlPath") or "", lan=_lan_ip())
+                   st.get_option("server.baseUrlPath") or "", lan=_lan_ip(),
+                   https=https_certificate() is not None)
+
+
+def https_certificate() -> str | None:
+    """The certificate file Streamlit serves https with (`server.sslCertFile`), or None when
+    it serves plain http."""
+    return st.get_option("server.sslCertFile") or None
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def certificate_hosts(cert_file: str) -> frozenset[str] | None:
+    """The addresses and names the server's certificate is valid for (None: unreadable)."""
+    from mnist_core.https_cert import covered_hosts
+
+    hosts = covered_hosts(cert_file)
+    return None if hosts is None else frozenset(hosts)
 
 
 @st.cache_resource(show_spinner=False, ttl=300)

@@ -38,15 +38,15 @@ def start_picker(ed: builder.Editor) -> None:
     st.selectbox("Start from", keys, index=keys.index(ed.start.key), key=START, on_change=load,
                  format_func=lambda k: by_key[k].label,
                  help="Loads its layers and settings into the editor below; then change them.")
-    st.caption(ed.start.about)
+    st.caption(app_state.plain(ed.start.about))   # a past run's id comes from its record
     if ed.changed:
         st.button("Undo my changes", icon=":material/undo:", type="tertiary",
                   help=f"Back to the layers and settings of {ed.start.label}",
                   on_click=ed.load, args=(ed.start,))
     if problems:
         with st.expander(f"{len(problems)} past run(s) cannot be a starting point"):
-            for problem in problems:
-                st.caption(problem)
+            for problem in problems:   # about hand-edited records: shown as typed
+                st.caption(app_state.plain(problem))
 
 
 def _move(ed: builder.Editor, layer_id: int, delta: int) -> None:
@@ -235,7 +235,9 @@ def data_and_start(ed: builder.Editor, start) -> None:
             with st.spinner("Reading and checking every cell of the CSV..."):
                 data = load_kaggle_train(upload)
         config.check_data(len(data.x_train))
-    except (ValueError, DataError) as e:
+    except DataError as e:   # its text comes from the uploaded file: shown as typed
+        st.error(f"Not started: {app_state.plain(e)}", icon=":material/error:")
+    except ValueError as e:   # the editor's own problems (a Markdown list when several)
         st.error(f"Not started: {e}", icon=":material/error:")
     else:
         start(config, data)

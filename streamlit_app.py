@@ -39,6 +39,23 @@ if join.reachable_by_others:
                     "watch training; the teacher key (sidebar) guards the rest when one is set.")
     code.image(app_state.qr_code(join.url), caption=join.url, width=200,
                alt=f"QR code of {join.url}")
+    if (cert := app_state.https_certificate()) is not None:
+        from urllib.parse import urlsplit
+
+        host, hosts = urlsplit(join.url).hostname, app_state.certificate_hosts(cert)
+        if hosts is not None and host not in hosts:
+            address.warning(f"The certificate `{cert}` is not made for {host} (this computer's "
+                            "address changed?): browsers will also say it is for another "
+                            "site. Make a new one with `python -m mnist_core https-cert "
+                            "--force` and restart the server.", icon=":material/warning:")
+        address.caption(":material/lock: Encrypted (https). The certificate is self-signed, "
+                        "so each browser warns once: in Chrome (Chromebook, Android) tap "
+                        "*Advanced*, then *Proceed*. iPads and iPhones need it installed and "
+                        "trusted first (README, \"Over https\").")
+    elif app_state.teacher_key() is not None:
+        address.caption(":material/lock_open: Not encrypted (http): whoever shares this "
+                        "Wi-Fi could read the teacher key as it is typed. To encrypt, run "
+                        "`python -m mnist_core https-cert` and start the server as it says.")
 else:
     address.warning("This server only listens on this computer, so students cannot reach it. "
                     "Start it with `streamlit run streamlit_app.py --server.address 0.0.0.0` "

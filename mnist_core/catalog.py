@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 from .config import ConfigError, TrainConfig
-from .spec import ModelSpec, SpecError
+from .spec import ModelSpec
 from .store import BUNDLED, FINE_TUNE, RunRecord, RunStore, StoreError
+from .untrusted import is_number, short
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,14 @@ def card_config(card: dict) -> TrainConfig:
 def _architecture(get_config) -> tuple[ModelSpec | None, str | None]:
     try:
         return get_config().spec, None
-    except (ConfigError, SpecError) as e:
+    except ValueError as e:   # ConfigError, SpecError: a record or card edited by hand
         return None, str(e)
+
+
+def _accuracy(value: object) -> float | None:
+    """A recorded test accuracy (a share, 0 to 1), or None when it is anything else: a card
+    edited to say "99%" must not break every page that shows the model."""
+    return float(value) if is_number(value) and 0 <= value <= 1 else None
 
 
 _KNOWN: dict[tuple[str, str], tuple[ModelSpec | None, str | None]] = {}
@@ -98,9 +105,12 @@ def list_models(store: RunStore | None, card: dict) -> list[ModelInfo]:
     """The bundled model first, then every stored run that offers a model, newest first
     (`RunRecord.offers_model`: not a run stopped before its first epoch ended). A store that
     cannot be read lists only the bundled model (it needs no store)."""
+    card = card if isinstance(card, dict) else {}
     bundled_spec, problem = _architecture(lambda: card_config(card))
-    found = [ModelInfo(BUNDLED, f"Bundled ({card.get('preset', 'model')})",
-                       card.get("test_accuracy"), bundled_spec, problem)]
+    preset = card.get("preset")
+    name = preset if isinstance(preset, str) and 0 < len(preset) <= 40 else "model"
+    found = [ModelInfo(BUNDLED, f"Bundled ({name})", _accuracy(card.get("test_accuracy")),
+                       bundled_spec, problem)]
     try:
         runs = [r for r in store.list_runs() if r.offers_model] if store is not None else []
     except StoreError:
@@ -109,14 +119,16 @@ def list_models(store: RunStore | None, card: dict) -> list[ModelInfo]:
     for run in reversed(runs):        # oldest first, so a fine-tune finds its source's spec
         if run.preset == FINE_TUNE:   # same layers as the model it started from
             source = run.config.get("from")
+            source = source if isinstance(source, str) else short(source)   # hand-edited
             specs[run.id] = specs.get(source)
             problem = None if specs[run.id] else (
                 f"fine-tuned from {source}, whose architecture is unknown" if source in specs
                 else f"fine-tuned from {source}, not stored any more")
         else:
             specs[run.id], problem = _run_architecture(run)
-        acc = f", {100 * run.test_accuracy:.2f}%" if run.test_accuracy is not None else ""
-        found.insert(1, ModelInfo(run.id, f"{run.title()}{acc}", run.test_accuracy,
+        accuracy = _accuracy(run.test_accuracy)
+        acc = f", {100 * accuracy:.2f}%" if accuracy is not None else ""
+        found.insert(1, ModelInfo(run.id, f"{run.title()}{acc}", accuracy,
                                   specs[run.id], problem, tuple(run.history)))
     return found
 

@@ -17,7 +17,7 @@ from typing import Callable
 from .child_process import (lower_priority, niceness_for_training, start_without_the_page,
                             training_context)
 from .config import TrainConfig
-from .data import Dataset
+from .data import Dataset, compact, expanded
 from .jobs import TrainingJob, _RecordingProgress
 from .progress import Progress
 from .store import RunStore
@@ -196,40 +196,9 @@ class ProcessTrainingJob(TrainingJob):
         self.progress.finish("failed", error=message)
 
 
-def _compact(dataset: Dataset) -> Dataset:
-    """The dataset with its images as uint8 when that is exact (MNIST's are k/255): a quarter
-    of the bytes to send to the child, which turns them back into the same float32."""
-    import numpy as np
-
-    def small(x, chunk=8192):
-        if x is None or x.dtype != np.float32:
-            return x
-        pixels = np.empty(x.shape, np.uint8)
-        for start in range(0, len(x), chunk):   # a few MB at a time, not 4 copies of MNIST
-            part = x[start:start + chunk]
-            scaled = np.rint(part * np.float32(255))
-            if scaled.size and (scaled.min() < 0 or scaled.max() > 255):
-                return x
-            pixels[start:start + chunk] = scaled
-            if not np.array_equal(pixels[start:start + chunk].astype(np.float32) / 255.0, part):
-                return x
-        return pixels
-
-    return Dataset(small(dataset.x_train), dataset.y_train, small(dataset.x_test),
-                   dataset.y_test, dataset.source)
-
-
-def _expand(dataset: Dataset) -> Dataset:
-    """The reverse of `_compact`: the same float32 images the parent had."""
-    import numpy as np
-
-    from .data import to_float_images
-
-    def big(x):
-        return to_float_images(x) if x is not None and x.dtype == np.uint8 else x
-
-    return Dataset(big(dataset.x_train), dataset.y_train, big(dataset.x_test), dataset.y_test,
-                   dataset.source)
+# The dataset travels to the child with uint8 images when that is exact (a quarter of the
+# bytes); the child turns them back into the same float32 images.
+_compact, _expand = compact, expanded
 
 
 class _ForwardingProgress(_RecordingProgress):

@@ -88,6 +88,26 @@ def _parser() -> argparse.ArgumentParser:
                        "controls in one browser (the server needs a teacher key)")
     k.add_argument("--url", help="the lab's address as students open it (default: this "
                    "computer's LAN address, port 8501)")
+    k.add_argument("--https", action=argparse.BooleanOptionalAction, default=None,
+                   help="an https:// link (default: when `https-cert` made a certificate in "
+                        "the lab home)")
+
+    h = sub.add_parser("https-cert", help="make a self-signed certificate and key to serve the "
+                       "lab over https on the class network, and print the command to start it")
+    h.add_argument("--dir", help="folder for cert.pem and key.pem (default: https/ in the lab "
+                   "home)")
+    h.add_argument("--ip", action="append", default=[], metavar="ADDRESS",
+                   help="one more IP address to cover (repeatable); this computer's LAN "
+                        "addresses and 127.0.0.1 always are")
+    h.add_argument("--name", action="append", default=[], metavar="HOST",
+                   help="one more host name to cover (repeatable); this computer's name, "
+                        "name.local and localhost always are")
+    h.add_argument("--days", type=int, default=825, help="validity (at most 825, the longest "
+                   "Apple devices accept; default 825)")
+    h.add_argument("--port", type=int, help="the port the printed command serves on (default: "
+                   "Streamlit's, 8501)")
+    h.add_argument("--force", action="store_true",
+                   help="replace a certificate and key that already exist there")
     return p
 
 
@@ -124,11 +144,13 @@ def _follow(job):
     return snap
 
 
-def cmd_train(args) -> int:
+def _plan_train(args):
+    """(store, config) of a `train` command, checked before TensorFlow loads: bad settings, and
+    a lab home that could not keep the run (read-only, full disk), are said at once, not after
+    minutes of training."""
     from dataclasses import replace
 
-    from .jobs import TrainingJob
-    from .store import RunStore
+    from .store import RunStore, model_file_bytes
 
     store = RunStore()
     base = _base_config(args, store)
@@ -138,6 +160,14 @@ def cmd_train(args) -> int:
     if args.spec:
         overrides |= {"spec": _read_spec(Path(args.spec)), "preset": "custom"}
     config = replace(base, **overrides)
+    store.check_can_save(model_file_bytes(config.spec.parameter_count()))
+    return store, config
+
+
+def cmd_train(args) -> int:
+    from .jobs import TrainingJob
+
+    store, config = args.plan if hasattr(args, "plan") else _plan_train(args)
     job = TrainingJob(config, args.dataset(), store).start()
     snap = _follow(job)
     if snap.status == "failed":
@@ -175,13 +205,13 @@ def _base_config(args, store):
 
 def _read_spec(path: Path):
     from .spec import ModelSpec, SpecError
+    from .untrusted import load_json
 
     try:
-        data = json.loads(path.read_text())
+        text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: cannot be read ({e})") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    data = load_json(text, str(path))   # bounded: deep nesting is a message, not a traceback
     try:
         return ModelSpec.from_dict(data)
     except SpecError as e:
@@ -314,7 +344,10 @@ def cmd_predict(args) -> int:
 def cmd_runs(args) -> int:
     from .store import RunStore
 
-    runs = RunStore().list_runs()
+    runs, damaged = RunStore().read_runs()
+    for skipped in damaged:   # said, and the rest listed: one bad record must not hide them
+        print(f"run {skipped.run_id} skipped: its record is damaged ({skipped.reason})",
+              file=sys.stderr)
     if args.json:
         for run in runs:
             print(json.dumps({"id": run.id, "preset": run.preset, "status": run.status,
@@ -352,23 +385,60 @@ def cmd_teacher_link(args) -> int:
     from .store import RunStore
     from .teacher import LINK_SECONDS, create_link_token, teacher_link
 
-    url = args.url or f"http://{lan_ip() or 'localhost'}:8501"
+    https = args.https
+    if https is None:
+        from .https_cert import CERT_NAME, default_dir
+
+        https = (default_dir() / CERT_NAME).is_file()
+    url = args.url or f"{'https' if https else 'http'}://{lan_ip() or 'localhost'}:8501"
     print(teacher_link(url, create_link_token(RunStore())))
     print(f"(works once, within {LINK_SECONDS // 3600} hours, on a server of this lab home "
           f"({settings.lab_home()}) that has a teacher key)", file=sys.stderr)
     return 0
 
 
+def cmd_https_cert(args) -> int:
+    from .https_cert import default_dir, make_certificate, streamlit_command, this_computer
+
+    ips, names = this_computer()
+    try:
+        cert = make_certificate(Path(args.dir) if args.dir else default_dir(),
+                                ips + args.ip, names + args.name, days=args.days,
+                                force=args.force)
+    except ImportError as e:
+        raise ValueError(f"making a certificate needs the 'cryptography' package ({e}): "
+                         "pip install -r requirements.txt") from None
+    lan = [ip for ip in cert.ips if ip not in ("127.0.0.1", "::1")]
+    port = args.port or 8501
+    print(f"Made a self-signed certificate for {', '.join(cert.ips + cert.names)}, valid until "
+          f"{cert.not_after:%Y-%m-%d}.")
+    print(f"  certificate:  {cert.cert_file}")
+    print(f"  private key:  {cert.key_file} (readable by you only; it never leaves this "
+          "computer)")
+    print(f"  SHA-256 fingerprint: {cert.fingerprint}")
+    print("\nStart the lab over https (with MNIST_LAB_TEACHER_KEY=... in front, as usual):\n")
+    print(f"  {streamlit_command(cert, port=args.port)}\n")
+    joins = " or ".join(f"https://{ip}:{port}" for ip in lan) or f"https://localhost:{port}"
+    print(f"Students open {joins} (the Home page shows it, with its QR code). The certificate "
+          "is self-signed, so browsers warn that the connection is not private: on Chromebooks, "
+          "Android and laptops they go on once; iPads and iPhones need cert.pem installed and "
+          "fully trusted first (README, \"Over https\"). If this computer's address changes, "
+          "make a new one with --force.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("train", "finetune", "evaluate"):
-        args.dataset = load_mnist_soon(args.data)   # read while TensorFlow loads
-    if args.command not in ("runs", "class-model", "teacher-link"):
-        import_tensorflow_quietly()
     handler = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
                "finetune": cmd_finetune, "runs": cmd_runs, "class-model": cmd_class_model,
-               "teacher-link": cmd_teacher_link}[args.command]
+               "teacher-link": cmd_teacher_link, "https-cert": cmd_https_cert}[args.command]
     try:
+        if args.command == "train":
+            args.plan = _plan_train(args)   # a bad setting or --spec is said before any data
+        if args.command in ("train", "finetune", "evaluate"):
+            args.dataset = load_mnist_soon(args.data)   # read while TensorFlow loads
+        if args.command not in ("runs", "class-model", "teacher-link", "https-cert"):
+            import_tensorflow_quietly()
         return handler(args)
     except USER_ERRORS as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .spec import ModelSpec, SpecError
+from .untrusted import short
 
 OPTIMIZERS = ("adam", "sgd")          # sgd: momentum 0.9
 SCHEDULES = ("constant", "one-cycle")  # one-cycle: warm-up, then cosine decay
@@ -44,13 +45,15 @@ def check_range(name: str, value: Any, whole: bool = False) -> Any:
     """`value` if it is a number in RANGES[name]; ConfigError naming the field otherwise."""
     label, low, high, why = RANGES[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            (whole and not float(value).is_integer()):
+            (whole and isinstance(value, float) and not value.is_integer()):
         kind = "a whole number" if whole else "a number"
         raise ConfigError(f"{label} must be {kind} from {_plain(low)} to {_plain(high)}, "
-                          f"not {value!r}")
-    if not math.isfinite(value) or not low <= value <= high:
+                          f"not {short(value)}")
+    # Compared before any float(): an integer of 400 digits (a hand-edited record) is simply
+    # out of range, where float() of it would raise OverflowError.
+    if not low <= value <= high or not math.isfinite(value):
         raise ConfigError(f"{label} must be from {_plain(low)} to {_plain(high)} ({why}), "
-                          f"not {value:g}")
+                          f"not {_number(value)}")
     return int(value) if whole else float(value)
 
 
@@ -58,6 +61,11 @@ def range_hint(name: str) -> str:
     """"From 0.000001 to 1: 0 learns nothing; above 1 Adam diverges." for help texts."""
     label, low, high, why = RANGES[name]
     return f"From {_plain(low)} to {_plain(high)}: {why}."
+
+
+def _number(value: float) -> str:
+    """A number for a message: 1e-07, 300, and a huge integer shortened, never an error."""
+    return f"{value:g}" if isinstance(value, float) else short(value)
 
 
 def _plain(x: float) -> str:
@@ -113,19 +121,20 @@ class TrainConfig:
                               ("precision", PRECISIONS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name.capitalize()} must be one of {', '.join(allowed)}, "
-                                  f"not {getattr(self, name)!r}")
+                                  f"not {short(getattr(self, name))}")
         if not isinstance(self.augment, bool):
-            raise ConfigError(f"Augmentation must be on or off (true/false), not {self.augment!r}")
+            raise ConfigError(f"Augmentation must be on or off (true/false), "
+                              f"not {short(self.augment)}")
         if not isinstance(self.augmentation, Augmentation):
             raise ConfigError("augmentation must be an Augmentation")
         if self.limit is not None and (isinstance(self.limit, bool) or
                                        not isinstance(self.limit, int) or self.limit < MIN_LIMIT):
             raise ConfigError(f"Training images must be a whole number of at least {MIN_LIMIT}, "
-                              f"not {self.limit!r}")
+                              f"not {short(self.limit)}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or \
                 not 0 <= self.seed < 2 ** 31:
             raise ConfigError(f"Seed must be a whole number from 0 to {2 ** 31 - 1}, "
-                              f"not {self.seed!r}")
+                              f"not {short(self.seed)}")
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "TrainConfig":
@@ -171,10 +180,11 @@ class TrainConfig:
         if "spec" not in values:
             from .presets import PRESETS
 
-            preset = PRESETS.get(values.get("preset"))
+            name = values.get("preset")
+            preset = PRESETS.get(name) if isinstance(name, str) else None
             if preset is None:
                 raise ConfigError(f"this record holds no architecture and "
-                                  f"'{values.get('preset')}' is not a preset")
+                                  f"{short(name)} is not a preset")
             base = preset.config
             values = {**{f.name: getattr(base, f.name) for f in fields(cls)}, **values}
         else:
@@ -189,5 +199,6 @@ class TrainConfig:
             return cls(**values)
         except SpecError:
             raise
-        except TypeError as e:   # e.g. a field that is a list where a number belongs
-            raise ConfigError(f"this config cannot be read: {e}") from None
+        except (TypeError, ArithmeticError, RecursionError) as e:
+            # e.g. a field that is a list where a number belongs: a reason, never a traceback
+            raise ConfigError(f"this config cannot be read: {str(e)[:200]}") from None

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .data import Dataset
+from .data import Dataset, float_images
 from .store import BUNDLED, FINE_TUNE, RunStore
 from .progress import Progress
 
@@ -195,12 +195,15 @@ def too_few_message(count: int, skipped: int = 0) -> str:
 
 
 def check_ready(store: RunStore, source: str = BUNDLED) -> int:
-    """Cheap checks before starting: enough drawings, and a model to start from. Returns the
-    number of saved drawings; raises ValueError or KeyError with a user-facing message."""
+    """Cheap checks before starting: enough drawings, a model to start from, and a lab home
+    that can keep the result (its model is as big as the one it starts from). Returns the
+    number of saved drawings; raises ValueError, KeyError or StoreError with a user-facing
+    message."""
     count = len(store.drawing_index()[0])
     if count < MIN_DRAWINGS:
         raise ValueError(too_few_message(count))
-    source_model_path(store, source)
+    path = source_model_path(store, source)
+    store.check_can_save(path.stat().st_size if path.is_file() else 0)
     return count
 
 
@@ -349,7 +352,7 @@ def _figures(evaluate, x_held, y_held, dataset: Dataset) -> Figures:
         by_digit = {int(d): float(right[y_held == d].mean()) for d in np.unique(y_held)}
     test_acc = test_loss = None
     if dataset.x_test is not None:
-        result = evaluate(dataset.x_test, dataset.y_test)
+        result = evaluate(float_images(dataset.x_test), dataset.y_test)
         test_acc, test_loss = result.accuracy, result.loss
     return Figures(held_acc, by_digit, test_acc, test_loss)
 
@@ -385,12 +388,13 @@ def fine_tune(config: FineTuneConfig, model, images: np.ndarray, labels: np.ndar
     n_replay = replay_size(len(labels), len(dataset.x_train), config.replay)
     order = rng.permutation(len(dataset.x_train))
     replay_idx = np.sort(order[:n_replay])
-    x_replay, y_replay = dataset.x_train[replay_idx], dataset.y_train[replay_idx]
+    # MNIST may be uint8 (a server keeps it `compact`): only the images used become floats.
+    x_replay, y_replay = float_images(dataset.x_train[replay_idx]), dataset.y_train[replay_idx]
     if len(y_held):
         x_val, y_val = x_held, y_held
     else:  # nothing held out: pick the best epoch on MNIST images outside the replay
         val_idx = np.sort(order[n_replay:n_replay + MNIST_VALIDATION])
-        x_val, y_val = dataset.x_train[val_idx], dataset.y_train[val_idx]
+        x_val, y_val = float_images(dataset.x_train[val_idx]), dataset.y_train[val_idx]
 
     x_draw, y_draw = x[train_idx], labels[train_idx]
     copies = int(np.clip(round(DRAWING_SHARE / (1 - DRAWING_SHARE) * n_replay / len(y_draw)),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .charts import enlarge
+from .data import float_images
 from .evaluation import Evaluation
 
 GALLERY_LIMIT = 48   # a page of mistakes: more is slow to send and nobody looks at them all
@@ -37,11 +38,11 @@ class Gallery:
 def gallery(result: Evaluation, images: np.ndarray, indices: Sequence[int] | np.ndarray,
             limit: int = GALLERY_LIMIT, scale: int = GALLERY_SCALE) -> Gallery:
     """The first `limit` of `indices` (into `images`, the set `result` scored, (N, 28, 28, 1)
-    floats in 0..1), enlarged `scale` times, each captioned with the truth, the answer and
-    how sure the model was."""
+    uint8 pixels or floats in 0..1), enlarged `scale` times, each captioned with the truth, the
+    answer and how sure the model was."""
     indices = np.asarray(indices, np.int64)
     shown = indices[:max(0, int(limit))]
-    return Gallery([enlarge(np.asarray(images[i]).reshape(28, 28), scale) for i in shown],
+    return Gallery([enlarge(float_images(images[i]).reshape(28, 28), scale) for i in shown],
                    [f"true {result.labels[i]} → {result.predictions[i]} "
                     f"({result.confidence[i]:.0%})" for i in shown],
                    len(indices))

@@ -13,10 +13,19 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from .data import NUM_CLASSES, float_images
 from .preprocess import Prepared, to_mnist
 
 if TYPE_CHECKING:
     from .inside import InsideNetwork, InsideView
+
+
+#: Images per forward pass when many are classified at once (the 10,000 test images for
+#: Analyze, a Kaggle CSV, the class's drawings). A pass holds every layer's output for all of
+#: its images (the bundled model's first convolution alone: 100 KB an image), and the server
+#: keeps about that much afterwards: the test set in one pass left it 2 GB larger, in passes
+#: of 128 images 32 MB (256: 71 MB), and scoring it took as long (docs/benchmarks.md).
+BATCH_SIZE = 128
 
 
 @dataclass(frozen=True)
@@ -56,9 +65,15 @@ class Predictor:
         self._inside: InsideNetwork | None = None   # built on first use (see `inside`)
         self._inside_lock = threading.Lock()
 
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """(N, 28, 28, 1) -> (N, 10)."""
-        return self._probabilities(np.asarray(images, np.float32)).numpy()
+    def probabilities(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
+        """(N, 28, 28, 1) floats in [0, 1], or uint8 pixels 0-255 -> (N, 10), `batch_size`
+        images per forward pass (see BATCH_SIZE)."""
+        images = np.asarray(images)
+        if len(images) == 0:     # (the model's batch norm refuses an empty batch)
+            return np.zeros((0, NUM_CLASSES), np.float32)
+        parts = [self._probabilities(float_images(images[start:start + batch_size])).numpy()
+                 for start in range(0, len(images), batch_size)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def classify(self, image: np.ndarray, with_saliency: bool = True) -> Prediction:
         """Any canvas/image array -> the prediction, or an empty result if nothing is drawn."""

@@ -1,7 +1,8 @@
 """Which address students type to join the teacher's server, and a QR code of it.
 
 Streamlit listens on every interface unless `server.address` names one. `localhost` means
-nothing on a student's iPad, so the address shown is the server's LAN address. Everything is
+nothing on a student's iPad, so the address shown is the server's LAN address, with https://
+when the server has a certificate (`server.sslCertFile`, read by the app). Everything is
 local: the LAN address comes from this machine's own interface configuration (a UDP `connect`
 only picks a route; it sends no packet), and the QR code is drawn by segno.
 """
@@ -32,6 +33,14 @@ def _is_loopback(host: str) -> bool:
 
 def lan_ip() -> str | None:
     """This machine's IPv4 address on its local network, or None if it has none."""
+    usable = lan_ips()
+    private = [ip for ip in usable if ipaddress.ip_address(ip).is_private]
+    return (private or usable or [None])[0]
+
+
+def lan_ips() -> list[str]:
+    """Every IPv4 address of this machine that others could reach (not loopback), without
+    repeats: what an https certificate for the class network should name."""
     candidates = []
     try:
         candidates += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None,
@@ -45,24 +54,25 @@ def lan_ip() -> str | None:
     except OSError:
         pass
     usable = [ip for ip in candidates if not _is_loopback(ip) and ip != "0.0.0.0"]
-    private = [ip for ip in usable if ipaddress.ip_address(ip).is_private]
-    return (private or usable or [None])[0]
+    return list(dict.fromkeys(usable))
 
 
 def join_address(server_address: str | None, port: int, base_path: str = "",
-                 lan: str | None = None) -> JoinAddress:
-    """The URL students should open, given Streamlit's `server.address`, port and base path."""
+                 lan: str | None = None, https: bool = False) -> JoinAddress:
+    """The URL students should open, given Streamlit's `server.address`, port and base path,
+    and whether it serves https (a certificate is configured)."""
+    scheme = "https" if https else "http"
     host = (server_address or "").strip()
     path = "/" + base_path.strip("/") if base_path.strip("/") else ""
     if host in _ALL_INTERFACES:
         ip = lan if lan is not None else lan_ip()
         if ip is None:
-            return JoinAddress(f"http://localhost:{port}{path}", False)
-        return JoinAddress(f"http://{ip}:{port}{path}", True)
+            return JoinAddress(f"{scheme}://localhost:{port}{path}", False)
+        return JoinAddress(f"{scheme}://{ip}:{port}{path}", True)
     if _is_loopback(host):
-        return JoinAddress(f"http://{host}:{port}{path}", False)
+        return JoinAddress(f"{scheme}://{host}:{port}{path}", False)
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    return JoinAddress(f"http://{shown}:{port}{path}", True)
+    return JoinAddress(f"{scheme}://{shown}:{port}{path}", True)
 
 
 def qr_png(text: str, scale: int = 8) -> bytes:

@@ -6,11 +6,10 @@ layers, one whitelisted type at a time, so nothing in a spec is ever evaluated a
 """
 from __future__ import annotations
 
-import re
 import threading
 from functools import lru_cache
 
-from .spec import INPUT_SHAPE, LayerSpec, ModelSpec
+from .spec import INPUT_SHAPE, LayerSpec, ModelSpec, keras_name
 
 
 def _layer(spec: LayerSpec, is_output: bool):
@@ -47,9 +46,9 @@ def _build(spec: ModelSpec):
 
     spec.table()  # refuses anything that cannot reach 10 classes
     last = len(spec.layers) - 1
-    name = re.sub(r"[^A-Za-z0-9_]", "_", spec.name) or "custom"
     return keras.Sequential([keras.Input(INPUT_SHAPE)] +
-                            [_layer(l, i == last) for i, l in enumerate(spec.layers)], name=name)
+                            [_layer(l, i == last) for i, l in enumerate(spec.layers)],
+                            name=keras_name(spec.name) or "custom")
 
 
 _policy_lock = threading.Lock()

@@ -20,6 +20,12 @@ HOME_ENV = "MNIST_LAB_HOME"
 #: Variable capping how many drawings the class set keeps (a flood of saves cannot fill the disk).
 MAX_DRAWINGS_ENV = "MNIST_LAB_MAX_DRAWINGS"
 DEFAULT_MAX_DRAWINGS = 50_000
+#: Of the class set's cap, the share one device may fill: a device keeps at most cap / 25
+#: drawings (2,000 of 50,000), so no single device can fill it.
+DEVICE_SHARE_OF_DRAWINGS = 25
+#: Variable listing the addresses of reverse proxies in front of the server (comma-separated),
+#: whose X-Forwarded-For header then names the device (mnist_core.devices).
+TRUSTED_PROXIES_ENV = "MNIST_LAB_TRUSTED_PROXIES"
 
 
 def lab_home() -> Path:
@@ -50,6 +56,18 @@ def max_drawings() -> int:
         raise ValueError(f"{MAX_DRAWINGS_ENV} must be a positive whole number, got "
                          f"{os.environ[MAX_DRAWINGS_ENV]!r}")
     return value
+
+
+def max_drawings_per_device() -> int:
+    """The most saved drawings one device (client address) may have in the class set."""
+    return max(1, max_drawings() // DEVICE_SHARE_OF_DRAWINGS)
+
+
+def trusted_proxies() -> frozenset[str]:
+    """The reverse proxies' addresses whose X-Forwarded-For header is believed (none unless
+    configured)."""
+    raw = os.environ.get(TRUSTED_PROXIES_ENV, "")
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
 
 
 #: Variable choosing where the app's trainings run: "process" (the default: a child process at

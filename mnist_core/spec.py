@@ -10,8 +10,11 @@ imported; `mnist_core.models.build` turns a valid spec into a Keras model.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
+
+from .untrusted import short
 
 INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -48,19 +51,20 @@ class Field:
         if wrong_kind:
             kind = {int: "a whole number", float: "a number", str: "text",
                     bool: "true or false"}[self.kind]
-            raise SpecError(f"{where}: {self.name} must be {kind}, not {value!r}")
-        if self.kind is float:
-            value = float(value)
-            if not math.isfinite(value):
-                raise SpecError(f"{where}: {self.name} must be a finite number, not {value}")
+            raise SpecError(f"{where}: {self.name} must be {kind}, not {short(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SpecError(f"{where}: {self.name} must be a finite number, not {value}")
         if self.choices is not None and value not in self.choices:
             raise SpecError(f"{where}: {self.name} must be one of {', '.join(map(str, self.choices))}"
-                            f", not {value!r}")
+                            f", not {short(value)}")
+        # Compared before any float(): an integer of 400 digits is simply out of range, where
+        # float() or {:g} of it would raise OverflowError.
         if self.low is not None and self.high is not None and not self.low <= value <= self.high:
+            shown = f"{value:g}" if isinstance(value, float) else short(value)
             raise SpecError(f"{where}: {self.name} must be between {self.low:g} and "
-                            f"{self.high:g}, not {value:g}" + (f" ({self.help})" if self.help
-                                                              else ""))
-        return value
+                            f"{self.high:g}, not {shown}" + (f" ({self.help})" if self.help
+                                                             else ""))
+        return float(value) if self.kind is float else value
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,30 @@ LAYER_TYPES: dict[str, LayerType] = {t.name: t for t in (
 
 class SpecError(ValueError):
     """A spec that cannot be built: the message names the layer and the field or reason."""
+
+
+#: The names TensorFlow takes for a model: it trains and predicts under a root name scope named
+#: after it (tensorflow/python/framework/ops.py, _VALID_OP_NAME_REGEX), less "/", which Keras
+#: refuses in any name (keras/src/ops/operation.py).
+_KERAS_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\\>-]*")
+
+
+def keras_name(name: str) -> str:
+    """The name a spec's Keras model gets (mnist_core.models): its name with every character
+    but ASCII letters, digits and _ made _, so that "fast (edited)" is "fast__edited_"."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def _check_name(name: Any) -> str:
+    """`name` if it is 1 to 40 characters of text that Keras and TensorFlow take as a model's
+    name (see `keras_name`); SpecError otherwise, before any data is read: TensorFlow itself
+    refuses a name like "-dash" only when training starts."""
+    if not isinstance(name, str) or not 0 < len(name) <= 40:
+        raise SpecError("the architecture's name must be text of 1 to 40 characters")
+    if not _KERAS_NAME.fullmatch(keras_name(name)):
+        raise SpecError(f"the architecture's name must start with a letter or digit (A-Z, a-z, "
+                        f"0-9; Keras names the model after it), not {short(name)}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -179,16 +207,18 @@ class ModelSpec:
         unknown = set(data) - {"name", "layers"}
         if unknown:
             raise SpecError(f"unknown architecture field(s): {', '.join(sorted(unknown))}")
-        name = data.get("name", "custom")
-        if not isinstance(name, str) or not 0 < len(name) <= 40:
-            raise SpecError("the architecture's name must be text of 1 to 40 characters")
+        name = _check_name(data.get("name", "custom"))
         layers = data.get("layers")
         if not isinstance(layers, list) or not layers:
             raise SpecError("an architecture needs a non-empty list of layers")
         if len(layers) > MAX_LAYERS:
             raise SpecError(f"{len(layers)} layers is more than the {MAX_LAYERS} allowed: "
                             f"{CAPS['layers'][1]}")
-        spec = cls(name, tuple(_parse_layer(l, f"layer {i}") for i, l in enumerate(layers, 1)))
+        try:
+            spec = cls(name, tuple(_parse_layer(l, f"layer {i}")
+                                   for i, l in enumerate(layers, 1)))
+        except (TypeError, ArithmeticError, RecursionError) as e:   # a reason, not a traceback
+            raise SpecError(f"this architecture cannot be read: {str(e)[:200]}") from None
         spec.table()   # shapes, caps and the 10-class ending
         return spec
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import shutil
 import socket
 import sqlite3
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from errno import ENOSPC
 from itertools import chain
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +27,7 @@ import numpy as np
 
 from . import settings
 from .model_files import save_atomic
+from .untrusted import is_number, load_json, short
 
 BUNDLED = "bundled"
 FINE_TUNE = "fine-tune"   # the preset field of runs made by mnist_core.finetune
@@ -51,7 +56,8 @@ CREATE TABLE IF NOT EXISTS drawings (
     predicted INTEGER,
     model TEXT,
     image BLOB NOT NULL,
-    hash TEXT
+    hash TEXT,
+    device TEXT
 );
 CREATE TABLE IF NOT EXISTS deleted_drawings (
     id INTEGER PRIMARY KEY,
@@ -62,7 +68,8 @@ CREATE TABLE IF NOT EXISTS deleted_drawings (
     image BLOB NOT NULL,
     hash TEXT,
     deleted_at REAL NOT NULL,
-    batch TEXT NOT NULL
+    batch TEXT NOT NULL,
+    device TEXT
 );
 CREATE INDEX IF NOT EXISTS deleted_drawings_batch ON deleted_drawings (batch);
 CREATE TABLE IF NOT EXISTS lab_settings (
@@ -76,7 +83,9 @@ CREATE TABLE IF NOT EXISTS teacher_links (
     expires_at REAL NOT NULL
 );
 """
-_DRAWING_COLUMNS = "id, created_at, label, predicted, model, image, hash"
+_DRAWING_COLUMNS = "id, created_at, label, predicted, model, image, hash, device"
+#: The lab_settings row holding the salt of device tags (mnist_core.devices.device_tag).
+DEVICE_SALT = "device_salt"
 #: How long deleted drawings can be restored ("Undo" on the Class page), in seconds.
 UNDO_SECONDS = 24 * 3600
 #: The lab_settings row naming the class model: the model every browser uses unless it picked
@@ -85,8 +94,21 @@ CLASS_MODEL = "class_model"
 # Created after the migration below: a database from before the hash column needs it first.
 _DRAWING_INDEXES = """
 CREATE UNIQUE INDEX IF NOT EXISTS drawings_hash ON drawings (hash);
+CREATE INDEX IF NOT EXISTS drawings_device ON drawings (device);
 CREATE INDEX IF NOT EXISTS drawings_label ON drawings (label);
 """
+
+
+#: Free disk space a training needs beyond its model file: the database's growth (history,
+#: WAL), the model's temporary file before its atomic rename, and room left for the system.
+SAVE_MARGIN_BYTES = 64 * 1024 * 1024
+
+
+def model_file_bytes(parameters: int) -> int:
+    """About how big a trained model's .keras file is: float32 weights (4 bytes per learned
+    parameter, a quarter more for batch normalisation's statistics) plus the architecture and
+    zip headers: the bundled `best`, 325,994 parameters, is 1.41 MB; this says 1.89 MB."""
+    return int(parameters) * 5 + 256 * 1024
 
 
 class StoreError(Exception):
@@ -108,6 +130,16 @@ class DrawingLimitReached(StoreError):
 
 class DrawingChanged(StoreError):
     """Someone else deleted or relabelled a drawing between looking at it and editing it."""
+
+
+class DamagedRun(StoreError):
+    """A run's record holds what this lab never writes (edited by hand, a damaged file): the
+    run is skipped with its id and the reason, and every other run still shows."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        super().__init__(f"run {run_id}'s record is damaged ({reason})")
+        self.run_id = run_id
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -157,14 +189,17 @@ class RunRecord:
         """"fast · 20261125-101500-ab12cd", plus how far it got if it did not finish."""
         name = self.preset
         if self.preset == FINE_TUNE and "from" in self.config:  # see mnist_core.finetune
-            name = (f"fine-tuned from {self.config['from']} on "
-                    f"{self.config.get('drawings', '?')} drawings")
+            source, drawings = self.config["from"], self.config.get("drawings", "?")
+            name = (f"fine-tuned from {source if isinstance(source, str) else short(source)} "
+                    f"on {drawings if isinstance(drawings, int) else short(drawings)} drawings")
         if self.status in ("done", "stopped", "running"):
             return f"{name} · {self.id}"
         return f"{name} · {self.id} · {self.status} after {self.how_far()}"
 
 
 def _pid_alive(pid: int) -> bool:
+    if type(pid) is not int or not 0 < pid < 2 ** 31:   # a damaged record: no live process
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -199,31 +234,125 @@ class RunStore:
         self.home = Path(home) if home is not None else settings.lab_home()
         self.models_dir = self.home / "models"
         self.db_path = self.home / "lab.sqlite3"
+        #: Why this lab home cannot be written (None: it can). A read-only home (a read-only
+        #: mount, a folder of another user) still shows its runs and saved drawings; every
+        #: write is a StoreError saying so, and `check_can_save` refuses a training up front.
+        self.read_only: str | None = None
+        self._read_uri: str | None = None   # the read-only URI `_connect` opens, if read-only
         try:
-            self.models_dir.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                _use_wal(db)
-                db.executescript(_SCHEMA)
-                _add_drawing_hashes(db)
-                db.executescript(_DRAWING_INDEXES)
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"the lab home {self.home} cannot be used ({e}); set "
-                             f"{settings.HOME_ENV} to a writable folder") from e
-        self.mark_interrupted()
+            self._open_for_writing()
+        except (OSError, sqlite3.Error, StoreError) as e:
+            if not self._open_for_reading(e):
+                if isinstance(e, StoreError):
+                    raise
+                raise StoreError(f"the lab home {self.home} cannot be used ({e}); set "
+                                 f"{settings.HOME_ENV} to a writable folder") from e
+        if self.read_only is None:
+            self.mark_interrupted()
+
+    def _open_for_writing(self) -> None:
+        """Create or migrate the database and check that it takes a write (rolled back): SQLite
+        opens a file it may not write read-only without a word, and says so only at the first
+        write, which would be a student's save or the end of a training."""
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        with self._connect(for_writing=True) as db:
+            _use_wal(db)
+            db.executescript(_SCHEMA)
+            _add_drawing_hashes(db)
+            _add_device_columns(db)
+            db.executescript(_DRAWING_INDEXES)
+            _write_check(db)
+
+    def _open_for_reading(self, error: Exception) -> bool:
+        """After `error` from `_open_for_writing`: open an existing database read-only, so that
+        its runs and drawings can still be seen. True if that worked (`read_only` then says why
+        the home cannot be written). A WAL database needs its -shm file, which a read-only
+        folder cannot create: then the file is opened as immutable (nothing changes it here)."""
+        if not self.db_path.is_file():
+            return False
+        base = self.db_path.resolve().as_uri()
+        for options in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                with closing(sqlite3.connect(f"{base}?{options}", uri=True, timeout=30)) as db:
+                    for table in ("runs", "drawings", "lab_settings"):
+                        db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+            except sqlite3.Error:
+                continue
+            self._read_uri = f"{base}?{options}"
+            self.read_only = self._write_problem() or str(error.__cause__ or error)
+            return True
+        return False
 
     @contextmanager
-    def _connect(self):
-        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+    def _connect(self, for_writing: bool = False):
+        if self._read_uri is not None and not for_writing:
+            db = sqlite3.connect(self._read_uri, uri=True, timeout=30, isolation_level=None)
+        else:
+            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
         try:
             db.row_factory = sqlite3.Row
             yield db
         except sqlite3.Error as e:
+            if self.read_only is not None and "readonly" in str(e):
+                raise StoreError(self._read_only_message("nothing can be saved")) from e
             cannot_write = any(w in str(e) for w in ("full", "I/O", "readonly", "unable to open"))
             hint = (" (is the disk full or the lab home read-only? free some space or set "
                     f"{settings.HOME_ENV} to another folder)" if cannot_write else "")
             raise StoreError(f"the lab's database {self.db_path} failed: {e}{hint}") from e
         finally:
             db.close()
+
+    def _write_problem(self) -> str | None:
+        """Why nothing can be written in this home, in the system's words, if it says."""
+        problem = _write_problem(self.home) or _write_problem(self.models_dir)
+        try:
+            if problem is None and shutil.disk_usage(self.home).free < 1024 * 1024:
+                problem = _FULL_DISK   # an empty file still fits (an inode), a database page not
+        except OSError:
+            pass
+        return problem
+
+    def _read_only_message(self, consequence: str) -> str:
+        fix = ("Free some disk space" if self.read_only in (_FULL_DISK, os.strerror(ENOSPC))
+               else "Make it writable")
+        return (f"the lab home {self.home} cannot be written ({self.read_only}), so "
+                f"{consequence}; saved drawings and runs can still be viewed. {fix} or set "
+                f"{settings.HOME_ENV} to a writable folder")
+
+    def check_can_save(self, model_bytes: int = 0) -> None:
+        """Before a training: can this home keep its result? A StoreError saying why not, at
+        once, rather than after minutes of training: a read-only home (checked again: it may
+        have been fixed since), a models folder or database that refuses a write, or less free
+        disk space than the model file (`model_bytes`, see `model_file_bytes`) plus
+        SAVE_MARGIN_BYTES for the database and temporary files."""
+        if self.read_only is not None:
+            try:
+                self._open_for_writing()
+            except (OSError, sqlite3.Error, StoreError):
+                self.read_only = self._write_problem() or self.read_only
+                raise StoreError(self._read_only_message(
+                    "a run's model and record could not be saved")) from None
+            self.read_only, self._read_uri = None, None   # writable again: back to normal
+        try:
+            self.models_dir.mkdir(parents=True, exist_ok=True)   # deleted meanwhile?
+        except OSError:
+            pass   # said just below
+        if problem := _write_problem(self.models_dir):
+            raise StoreError(f"the lab's model folder {self.models_dir} cannot be written "
+                             f"({problem}), so a run's model could not be saved. Make it "
+                             f"writable or set {settings.HOME_ENV} to a writable folder")
+        try:
+            with self._connect() as db:
+                _write_check(db)
+        except StoreError as e:
+            raise StoreError(f"a run could not be recorded: {e}") from None
+        free = shutil.disk_usage(self.models_dir).free
+        needed = int(model_bytes) + SAVE_MARGIN_BYTES
+        if free < needed:
+            raise StoreError(f"the disk of the lab home {self.home} has {_megabytes(free)} "
+                             f"free, and a run needs about {_megabytes(needed)} (its model file "
+                             f"and room for the database). Free some disk space or set "
+                             f"{settings.HOME_ENV} to a folder on another disk")
 
     # --- runs ---------------------------------------------------------------------------------
 
@@ -270,6 +399,7 @@ class RunStore:
         return self.get_run(run_id)
 
     def get_run(self, run_id: str) -> RunRecord:
+        """The run `run_id`: KeyError if there is none, DamagedRun if its record is damaged."""
         with self._connect() as db:
             row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
@@ -277,14 +407,32 @@ class RunStore:
         return self._record(row)
 
     def list_runs(self) -> list[RunRecord]:
+        """Every run whose record can be read, newest first; damaged ones are left out (see
+        `read_runs`), so that one bad row does not take every page down."""
+        return self.read_runs()[0]
+
+    def read_runs(self) -> tuple[list[RunRecord], list[DamagedRun]]:
+        """(every readable run, newest first; a DamagedRun for each record that cannot be
+        read, with its id and reason). Each damaged record is also logged, once."""
         with self._connect() as db:
             rows = db.execute("SELECT * FROM runs ORDER BY created_at DESC").fetchall()
-        return [self._record(r) for r in rows]
+        runs, damaged = [], []
+        for row in rows:
+            try:
+                runs.append(self._record(row))
+            except DamagedRun as e:
+                damaged.append(e)
+        return runs, damaged
 
     def latest_run(self) -> RunRecord | None:
+        """The newest run whose record can be read (None if none)."""
         with self._connect() as db:
-            row = db.execute("SELECT * FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()
-        return None if row is None else self._record(row)
+            for row in db.execute("SELECT * FROM runs ORDER BY created_at DESC"):
+                try:
+                    return self._record(row)
+                except DamagedRun:
+                    continue
+        return None
 
     def model_path(self, run_id: str) -> Path:
         run = self.get_run(run_id)
@@ -317,10 +465,23 @@ class RunStore:
 
     @staticmethod
     def _record(row: sqlite3.Row) -> RunRecord:
-        return RunRecord(row["id"], row["created_at"], row["finished_at"], row["preset"],
-                         json.loads(row["config"]), row["data_source"], row["status"],
-                         json.loads(row["history"]), row["test_accuracy"], row["test_loss"],
-                         row["seconds"], row["model_file"], row["error"])
+        """A runs row as a RunRecord, or DamagedRun saying which field is not what this lab
+        writes there (invalid JSON, nesting or a number no page can use, a list where text
+        belongs, a model file outside the models folder)."""
+        run_id = row["id"] if isinstance(row["id"], str) else short(row["id"])
+        try:
+            return RunRecord(
+                _text_field(row, "id"), _number_field(row, "created_at"),
+                _number_field(row, "finished_at", optional=True), _text_field(row, "preset"),
+                _json_field(row, "config", dict), _text_field(row, "data_source"),
+                _text_field(row, "status"), _history(row),
+                _number_field(row, "test_accuracy", optional=True),
+                _number_field(row, "test_loss", optional=True),
+                _number_field(row, "seconds", optional=True), _model_file(row),
+                _text_field(row, "error", optional=True))
+        except ValueError as e:
+            _log_damaged(run_id, str(e))
+            raise DamagedRun(run_id, str(e)) from None
 
     # --- drawings -----------------------------------------------------------------------------
     # Each saved drawing is stored once: its content hash is UNIQUE, so a double-clicked "Save"
@@ -329,13 +490,16 @@ class RunStore:
     # transaction, so two writers (threads or processes) cannot both slip past either check.
 
     def add_drawing(self, image: np.ndarray, label: int, predicted: int | None,
-                    model: str | None) -> int:
+                    model: str | None, device: str | None = None) -> int:
         """Keep a user's drawing (the 28x28 image the network saw) with its true label.
 
         Returns the new drawing's id. Raises `DuplicateDrawing` (a StoreError: the pages show
         its message) when the same image is already saved, whatever its label, and
-        `DrawingLimitReached` when the class set is full; nothing is written then.
+        `DrawingLimitReached` when the class set is full, or when `device` (the saving
+        client's, mnist_core.devices; None for the CLI and scripts) holds its share of it
+        already; nothing is written then. The store keeps only a salted digest of `device`.
         """
+        tag = None if device is None else self._device_tag(device)
         label = _digit(label)
         pixels = np.clip(np.asarray(image, np.float32).reshape(28, 28) * 255, 0, 255)
         data = pixels.round().astype(np.uint8).tobytes()
@@ -351,10 +515,30 @@ class RunStore:
                     f"the class set is full: this server keeps at most {cap:,} drawings. The "
                     "teacher can export them on the Class page and delete some, or raise the "
                     f"limit with the environment variable {settings.MAX_DRAWINGS_ENV}")
+            share = settings.max_drawings_per_device()
+            if tag is not None and db.execute("SELECT COUNT(*) FROM drawings WHERE device = ?",
+                                              (tag,)).fetchone()[0] >= share:
+                raise DrawingLimitReached(
+                    f"this device has saved {share:,} drawings, the most one device may keep "
+                    f"(1/{settings.DEVICE_SHARE_OF_DRAWINGS} of the class set's "
+                    f"{cap:,}). The teacher can delete some on the Class page")
             cur = db.execute("INSERT INTO drawings (created_at, label, predicted, model, image, "
-                             "hash) VALUES (?, ?, ?, ?, ?, ?)",
-                             (time.time(), label, predicted, model, data, digest))
+                             "hash, device) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (time.time(), label, predicted, model, data, digest, tag))
             return int(cur.lastrowid)
+
+    def _device_tag(self, device: str) -> str:
+        """The salted digest kept for a device; the salt is made once per lab home."""
+        from .devices import device_tag
+
+        salt = getattr(self, "_salt", None) or self.setting(DEVICE_SALT)
+        if salt is None:
+            with self._connect() as db:
+                db.execute("INSERT OR IGNORE INTO lab_settings (name, value, updated_at) "
+                           "VALUES (?, ?, ?)", (DEVICE_SALT, uuid.uuid4().hex, time.time()))
+            salt = self.setting(DEVICE_SALT)
+        self._salt = salt
+        return device_tag(device, salt)
 
     def drawings(self) -> tuple[np.ndarray, np.ndarray]:
         """All saved drawings as (images float32 (N, 28, 28, 1), labels int64 (N,))."""
@@ -570,6 +754,65 @@ def _saved(row: sqlite3.Row) -> SavedDrawing:
                         row["model"], UNREADABLE if pixels is None else pixels)
 
 
+_LOG = logging.getLogger(__name__)
+_DAMAGE_LOGGED: set[tuple[str, str]] = set()
+
+
+def _log_damaged(run_id: str, reason: str) -> None:
+    """Log a damaged run record once per process, not at every page view that lists runs."""
+    if (run_id, reason) not in _DAMAGE_LOGGED and len(_DAMAGE_LOGGED) < 1000:
+        _DAMAGE_LOGGED.add((run_id, reason))
+        _LOG.warning("run %s skipped: its record is damaged (%s)", run_id, reason)
+
+
+def _text_field(row: sqlite3.Row, name: str, optional: bool = False) -> str | None:
+    value = row[name]
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is {short(value)}, not text")
+    return value
+
+
+def _number_field(row: sqlite3.Row, name: str, optional: bool = False) -> float | None:
+    value = row[name]
+    if value is None and optional:
+        return None
+    if not is_number(value):
+        raise ValueError(f"{name} is {short(value)}, not a number")
+    return float(value)
+
+
+def _json_field(row: sqlite3.Row, name: str, kind: type) -> dict | list:
+    """The JSON in column `name`, which must be a `kind` (dict or list), bounded in nesting
+    and numbers (mnist_core.untrusted): no page can then fail on it."""
+    value = load_json(row[name], name)
+    if not isinstance(value, kind):
+        raise ValueError(f"{name} is {type(value).__name__}, not a JSON "
+                         f"{'object' if kind is dict else 'list'}")
+    return value
+
+
+def _history(row: sqlite3.Row) -> list[dict]:
+    """The per-epoch metrics: a list of objects of numbers or nulls (charts and tables read
+    them)."""
+    history = _json_field(row, "history", list)
+    for epoch, entry in enumerate(history, 1):
+        if not isinstance(entry, dict) or not all(v is None or is_number(v)
+                                                  for v in entry.values()):
+            raise ValueError(f"epoch {epoch} of its history is not a set of numbers")
+    return history
+
+
+def _model_file(row: sqlite3.Row) -> str | None:
+    """A model file's name in the models folder: never a path that leads out of it."""
+    name = _text_field(row, "model_file", optional=True)
+    if name is not None and (Path(name).name != name or name.startswith(".")
+                             or not name.endswith(".keras")):
+        raise ValueError(f"model_file {short(name)} is not a model's name in the models folder")
+    return name
+
+
 def _digit(label) -> int:
     if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or \
             not 0 <= int(label) <= 9:
@@ -594,6 +837,40 @@ def _changed(db: sqlite3.Connection, drawing_id: int) -> DrawingChanged:
         return DrawingChanged(f"drawing #{drawing_id} was already deleted by someone else")
     return DrawingChanged(f"drawing #{drawing_id} was changed by someone else meanwhile: it is "
                           f"now labelled {row['label']}; nothing was done, look at it again")
+
+
+def _write_check(db: sqlite3.Connection) -> None:
+    """A write that is rolled back: SQLite refuses it where the file or its folder cannot be
+    written (opening, reading and even BEGIN IMMEDIATE succeed there)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("INSERT OR REPLACE INTO lab_settings (name, value, updated_at) "
+                   "VALUES ('write check', '', 0)")
+    finally:
+        if db.in_transaction:   # SQLite may have rolled back already (a full disk)
+            db.execute("ROLLBACK")
+
+
+_FULL_DISK = "its disk is full"
+
+
+def _write_problem(folder: Path) -> str | None:
+    """Why no file can be created in `folder` ("Read-only file system", "Permission denied"),
+    or None if one can (tried for real: root passes os.access on a read-only mount)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".write-check-", dir=folder)
+    except OSError as e:
+        return e.strerror or str(e)
+    os.close(fd)
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
+    return None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size < 10e6 else f"{size / 1e6:,.0f} MB"
 
 
 @contextmanager
@@ -623,6 +900,18 @@ def _move_to_bin(db: sqlite3.Connection, ids: list[int]) -> tuple[str, int]:
                    (now, batch, *part))
         moved += db.execute(f"DELETE FROM drawings WHERE id IN ({marks})", part).rowcount
     return batch, moved
+
+
+def _add_device_columns(db: sqlite3.Connection) -> None:
+    """Migrate a database from before per-device quotas: drawings saved before it belong to
+    no device (they count against the class set's cap only)."""
+    for table in ("drawings", "deleted_drawings"):
+        columns = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}
+        if "device" not in columns:
+            with _immediate(db):
+                if "device" not in {r["name"] for r in
+                                    db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN device TEXT")
 
 
 def _add_drawing_hashes(db: sqlite3.Connection) -> None:

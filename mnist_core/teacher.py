@@ -3,7 +3,7 @@
 With no key configured the lab is a single-user lab and everything is open. With a key, a
 browser unlocks by typing it (or by opening a one-time teacher link). The key is compared in
 constant time (`hmac.compare_digest` on digests, so neither content nor length leaks through
-timing), never echoed or logged, and a session gets only a few tries per minute.
+timing), never echoed or logged, and a device gets only a few wrong keys per minute.
 
 An unlock is remembered for the browser, not for one page load: the server gives it a random
 token (`TeacherSessions`), which the browser keeps in a cookie and sends with every page it
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import secrets
 import threading
@@ -22,11 +23,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .ratelimit import RateLimiter
+from .ratelimit import PerDevice
 
 KEY_ENV = "MNIST_LAB_TEACHER_KEY"
-#: Tries per session per minute before further attempts are refused unread.
-TRIES_PER_MINUTE = 5
+#: Wrong keys per device per minute before its further tries are refused unread.
+WRONG_KEYS_PER_MINUTE = 10
 #: Longer input is refused before hashing; no real key is this long (a 10 kB paste is a mistake
 #: or an attack, and gets the same message as any wrong key).
 MAX_KEY_LENGTH = 256
@@ -55,32 +56,41 @@ def _digest(text: str) -> bytes:
 
 @dataclass
 class TeacherGate:
-    """One browser session's budget of tries at the key (or at teacher links)."""
+    """The server's budget of wrong keys, per device (the client's address, whatever session
+    or tab it types in): at most `WRONG_KEYS_PER_MINUTE`, then its tries are refused unread
+    until the minute has passed.
 
-    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(TRIES_PER_MINUTE, 60.0))
+    Students flooding wrong keys cannot lock the teacher out: each device spends its own
+    budget, so only the guessing device waits; and a one-time teacher link is always checked
+    (a 256-bit token cannot be guessed, and checking it costs one look-up), so a teacher link
+    from the server's console gets in even from a device whose key budget is spent."""
 
-    def try_unlock(self, attempt: str | None, key: str | None) -> str | None:
+    wrong_keys: PerDevice = field(default_factory=lambda: PerDevice(WRONG_KEYS_PER_MINUTE, 60.0))
+
+    def try_unlock(self, device: str, attempt: str | None, key: str | None) -> str | None:
         """None if `attempt` is the key (or no key is configured): the caller unlocks the
         browser (`TeacherSessions.open`). Otherwise the message to show, which never contains
-        the attempt or the key."""
+        the attempt or the key. Only wrong keys count against `device`."""
         if key is None:
             return None
-        if not self.limiter.allow():
-            wait = max(1, round(self.limiter.retry_after()))
-            return f"Too many tries. Wait {wait} s before trying again."
+        if wait := self.wrong_keys.retry_after(device):
+            return (f"Too many wrong keys from this device. Wait {max(1, math.ceil(wait))} s "
+                    "before trying again.")
         attempt = attempt or ""
         if not attempt.strip():
             return "Type the teacher key first."
         # Compare digests: equal length always, and the comparison runs in constant time.
         ok = len(attempt) <= MAX_KEY_LENGTH and hmac.compare_digest(_digest(attempt.strip()),
                                                                     _digest(key))
-        return None if ok else "That is not the teacher key."
+        if ok:
+            return None
+        self.wrong_keys.allow(device)
+        return "That is not the teacher key."
 
     def try_link(self, token: object, store) -> str | None:
         """None if `token` is a valid one-time teacher link's (it is used up at once): the
-        caller unlocks the browser. Otherwise the message to show. Counts as a try."""
-        if not self.limiter.allow():
-            return "Too many tries. Wait a minute before trying again."
+        caller unlocks the browser. Otherwise the message to show. Never rate-limited (see
+        the class): a token longer than any real one is refused unread."""
         if store is not None and redeem_link_token(store, token):
             return None
         return ("This teacher link was already used or has expired. Type the key, or make a "

@@ -16,7 +16,7 @@ import numpy as np
 
 from .augment import augmenter
 from .config import Augmentation, TrainConfig
-from .data import NUM_CLASSES, Dataset, split_validation
+from .data import NUM_CLASSES, Dataset, expanded, split_validation
 from .models import resolve_precision
 from .progress import Progress
 from .spec import ModelSpec
@@ -133,7 +133,7 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
     progress = progress or Progress()
     stop_event = stop_event or threading.Event()
     started = time.monotonic()
-    dataset = dataset.limit(config.limit)
+    dataset = expanded(dataset.limit(config.limit))   # float32, were it kept as uint8
     x_tr, y_tr, x_val, y_val = split_validation(dataset.x_train, dataset.y_train,
                                                 config.validation_fraction, config.seed)
     keras.utils.set_random_seed(config.seed)

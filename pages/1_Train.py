@@ -31,14 +31,22 @@ def _stop(job) -> None:
 
 
 def _start(config, data) -> None:
-    """Start a job, or explain why not; either way the next run of the page shows the result."""
+    """Start a job, or explain why not; either way the next run of the page shows the result.
+    A lab home that could not keep the run (read-only, disk full) is said now, not after
+    minutes of training."""
     from mnist_core.jobs import JobBusy
+    from mnist_core.store import StoreError, model_file_bytes
 
     if not app_state.is_teacher():  # checked where the job starts, not only on the button
         st.session_state[FLASH] = "Only the teacher can start a run."
+    elif store is None:
+        st.session_state[FLASH] = f"Not started: runs cannot be saved: {app_state.store_error()}."
     else:
         try:
+            store.check_can_save(model_file_bytes(config.spec.parameter_count()))
             registry.start(config, data, store)
+        except StoreError as e:
+            st.session_state[FLASH] = f"Not started: {e}."
         except JobBusy as e:  # someone else started first: show their run, and say so
             st.session_state[FLASH] = f"Your run was not started: {e}."
     st.rerun()
@@ -86,7 +94,7 @@ def live_view() -> None:
     else:
         right.caption("Train and validation accuracy per epoch appear after the first epoch.")
     if snap.status == "failed":
-        st.error(f"Training failed: {snap.error}")
+        st.error(f"Training failed: {app_state.plain(snap.error)}")
     elif snap.status in ("done", "stopped"):
         score = (f"test accuracy {100 * snap.test_accuracy:.2f}% on the official test images"
                  if snap.test_accuracy is not None else  # a Kaggle CSV has no labelled test set
@@ -152,13 +160,14 @@ elif (last := app_state.last_run()) is not None and last.status == "interrupted"
 
     kept = ("Its curves are kept, and its best weights so far as a model in the model lists."
             if last.offers_model else "Its curves are kept; no model was saved.")
-    st.warning(f"The last run, '{last.preset}' ({last.id}), was interrupted after "
-               f"{last.how_far()}: the server stopped while it trained (the laptop slept or the "
-               f"process was closed). {kept}", icon=":material/warning:")
+    st.warning(f"The last run, '{app_state.plain(last.preset)}' ({app_state.plain(last.id)}), "
+               f"was interrupted after {last.how_far()}: the server stopped while it trained "
+               f"(the laptop slept or the process was closed). {kept}",
+               icon=":material/warning:")
     try:
         again = None if last.data_source.startswith("Kaggle") else run_config(last)
     except ValueError as e:   # a hand-edited record: say why it cannot be redone
-        st.caption(f"It cannot be started again: {e}")
+        st.caption(f"It cannot be started again: {app_state.plain(e)}")
         again = None
     if again is not None and app_state.teacher_only("Starting a run") and st.button(
             "Start it again with the same settings", icon=":material/replay:"):

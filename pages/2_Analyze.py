@@ -41,9 +41,9 @@ def show(indices) -> None:
 def architecture(model) -> None:
     """One model's layers, in a card narrow enough to set two or three side by side."""
     with st.container(width=380, border=True):
-        st.markdown(f"**{model.label}**")
+        st.markdown(f"**{app_state.plain(model.label)}**")
         if model.spec is None:
-            st.caption(f"Architecture unknown: {model.spec_problem}")
+            st.caption(f"Architecture unknown: {app_state.plain(model.spec_problem)}")
             return
         st.caption(f"{model.parameters:,} learned parameters")
         st.dataframe(model.layer_table(), hide_index=True)
@@ -120,5 +120,5 @@ if upload is not None and app_state.is_teacher():
         with st.spinner("Checking the CSV and classifying its images..."):
             csv = kaggle_submission(app_state.predictor(ref), upload)
         st.download_button("Download submission.csv", csv, "submission.csv", "text/csv")
-    except DataError as e:
-        st.error(str(e))
+    except DataError as e:   # its text comes from the file: shown as typed, never as Markdown
+        st.error(app_state.plain(e))

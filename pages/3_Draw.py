@@ -12,11 +12,10 @@ import app_state
 from draw_canvas import digit_row, draw_canvas
 from mnist_core import charts
 from mnist_core.inside import DRAWING_STATE_KEY
-from mnist_core.ratelimit import RateLimiter
 from mnist_core.store import StoreError
 from mnist_core.strokes import render_strokes, stroke_width_fraction
 
-PROJECTOR, GENERATION, SAVE_LIMIT = "projector_mode", "canvas_generation", "drawing_save_limit"
+PROJECTOR, GENERATION = "projector_mode", "canvas_generation"
 LAST_SAVE = "last_saved_drawing"   # (drawing id, label, canvas generation it was drawn in)
 # Canvas sizes (px); `reserve`: screen height kept for what is above it and, on phones, the
 # digit and the row that saves it below it, so that drawing and saving need no scrolling. The
@@ -61,7 +60,7 @@ whose = ("the class model" if app_state.model_pick() == app_state.FOLLOW_CLASS
          else "picked in this browser")
 with st.container(key="draw_title", gap="xxsmall"):
     st.title("Draw a digit")
-    st.caption(f":material/neurology: Read by **{model.label}**, {whose}.")
+    st.caption(f":material/neurology: Read by **{app_state.plain(model.label)}**, {whose}.")
 
 
 @st.fragment
@@ -74,15 +73,21 @@ def draw_area() -> None:
             with st.popover("Pen size", icon=":material/line_weight:"):
                 width = stroke_width_fraction(st.slider("Stroke width", 5, 50, 20,
                                                         key="stroke_width"))
-        strokes = draw_canvas(key="canvas", stroke_width=width, **CANVAS[projector],
-                              generation=st.session_state.get(GENERATION, 0))
+        try:
+            strokes, refused = draw_canvas(key="canvas", stroke_width=width,
+                                           **CANVAS[projector],
+                                           generation=st.session_state.get(GENERATION, 0)), None
+        except ValueError as e:   # never from our canvas: a broken or hostile client
+            strokes, refused = None, e
     with right:
         drawing = st.session_state.get(app_state.TEST_DRAWING)
         try:
+            if refused is not None:
+                raise refused
             if drawing is None and strokes:
                 drawing = render_strokes(strokes, width)
-        except ValueError as e:   # never from our canvas: a broken or hostile client
-            st.error(f"This drawing could not be read: {e}")
+        except ValueError as e:
+            st.error(f"This drawing could not be read: {e}. Press Clear and draw again.")
             return
         prediction = None if drawing is None else app_state.predictor(model.ref).classify(drawing)
         if prediction is None or prediction.digit is None:
@@ -151,18 +156,17 @@ def show_prediction(prediction) -> None:
 def save(prediction, label: int) -> None:
     """Store the drawing with its true digit, then clear the canvas for the next one; or say,
     right under the digits, why it was not stored."""
-    store = app_state.store()
-    # At most one save a second per browser: a double tap, or a student hammering the digits.
-    limit = st.session_state.setdefault(SAVE_LIMIT, RateLimiter(1, 1.0))
+    store, device = app_state.store(), app_state.device()
+    saves = app_state.drawing_saves()   # one a second per device, whatever its tabs
     if store is None:
         st.error(f"Not saved: {app_state.store_error()}")
-    elif not limit.allow():
+    elif not saves.allow(device):
         st.warning(f"Not saved: one drawing a second, please. Try again in "
-                   f"{max(limit.retry_after(), 0.1):.1f} s.")
+                   f"{max(saves.retry_after(device), 0.1):.1f} s.")
     else:
         try:
             drawing_id = store.add_drawing(prediction.prepared.image, int(label),
-                                           prediction.digit, model.ref)
+                                           prediction.digit, model.ref, device=device)
         except StoreError as e:
             st.error(f"Not saved: {e}")
             return

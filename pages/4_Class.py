@@ -17,7 +17,8 @@ if store is None:
     st.error(f"Saved drawings cannot be shown: {app_state.store_error()}")
     st.stop()
 model = app_state.active_model()
-st.caption(f"Drawings saved on the Draw page appear here within 2 seconds, as {model.label} "
+st.caption(f"Drawings saved on the Draw page appear here within 2 seconds, as "
+           f"{app_state.plain(model.label)} "
            "reads them.")
 can_edit = app_state.teacher_only("Relabelling or deleting drawings")
 
@@ -41,9 +42,10 @@ def teach() -> None:
     except JobBusy as e:
         st.warning(f"Not started: {e}.", icon=":material/info:")
     except (ValueError, KeyError, StoreError) as e:
-        st.warning(f"Not started: {app_state.reason(e)}.", icon=":material/info:")
+        st.warning(f"Not started: {app_state.plain(app_state.reason(e))}.",
+                   icon=":material/info:")
     else:
-        st.success(f"{model.label} is learning the class's handwriting.",
+        st.success(f"{app_state.plain(model.label)} is learning the class's handwriting.",
                    icon=":material/school:")
         st.page_link("pages/1_Train.py", label="Watch it live on the Train page",
                      icon=":material/model_training:")

@@ -26,8 +26,9 @@ if prepared is None:
 model = app_state.active_model()
 view = app_state.predictor(model.ref).inside(prepared)
 st.html(STYLE)
-st.caption(f"{model.label}, layer by layer, for your last drawing. Black is 0; in each layer "
-           "white, orange and blue are its largest values (orange positive, blue negative).")
+st.caption(f"{app_state.plain(model.label)}, layer by layer, for your last drawing. Black is "
+           "0; in each layer white, orange and blue are its largest values (orange positive, "
+           "blue negative).")
 st.page_link("pages/3_Draw.py", label="Draw another digit", icon=":material/draw:")
 
 with st.container(key="inside"):

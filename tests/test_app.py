@@ -132,7 +132,7 @@ def test_a_full_disk_when_saving_a_drawing_is_a_message_and_drawing_goes_on(monk
     from mnist_core.store import RunStore, StoreError
     from tests.test_draw_page import tap
 
-    def disk_full(self, *args):
+    def disk_full(self, *args, **kwargs):
         raise StoreError("the lab's database failed: database or disk is full")
 
     monkeypatch.setattr(RunStore, "add_drawing", disk_full)
@@ -154,6 +154,8 @@ def test_analyze_shows_metrics_matrix_and_filtered_gallery():
     by_label(at.selectbox, "True digit").set_value(4).run()
     captions = [c for img in at.get("image") for c in img.captions]
     assert captions and all(c.startswith("true 4 →") for c in captions)
+    # The server keeps MNIST as uint8 (55 MB, not 220 MB of float32), the gallery included.
+    assert app_state.mnist().x_test.dtype == np.uint8 == app_state.mnist().x_train.dtype
 
 
 def test_pages_explain_missing_mnist_instead_of_crashing(monkeypatch, tmp_path):

@@ -153,6 +153,29 @@ def test_reading_ahead_gives_the_same_data_and_the_same_errors(idx_copy, monkeyp
         data.load_mnist_soon(idx_copy)()
 
 
+def test_reading_ahead_can_keep_the_images_as_uint8(idx_copy):
+    """What the server keeps (app_state.mnist): uint8 images, a quarter of the memory, that
+    `expanded` turns back into exactly `load_mnist`'s floats."""
+    direct = load_mnist(idx_copy)
+    small = data.load_mnist_soon(idx_copy, as_uint8=True)()
+    assert small.x_train.dtype == small.x_test.dtype == np.uint8
+    assert small.x_train.shape == direct.x_train.shape and small.source == direct.source
+    assert np.array_equal(small.y_train, direct.y_train)
+    back = data.expanded(small)
+    assert back.x_train.dtype == np.float32
+    assert np.array_equal(back.x_train, direct.x_train)
+    assert np.array_equal(back.x_test, direct.x_test)
+    assert np.array_equal(data.float_images(small.x_test[:5]), direct.x_test[:5])
+
+
+def test_compact_leaves_images_that_are_not_pixels_over_255_alone(small_mnist):
+    assert data.expanded(small_mnist) is small_mnist       # floats already: nothing copied
+    odd = data.Dataset(small_mnist.x_train[:4] * np.float32(0.5), small_mnist.y_train[:4],
+                       None, None, "halved")
+    assert data.compact(odd).x_train is odd.x_train        # not k/255: kept as they are
+    assert data.compact(odd).x_test is None
+
+
 def test_reading_ahead_leaves_the_download_to_the_caller(tmp_path, monkeypatch, small_mnist):
     """The thread never downloads (Keras must not be imported from two threads at once): when
     nothing is on disk, the caller's own `load_mnist` finds nothing too and downloads."""

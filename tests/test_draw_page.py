@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 import app_state
 import draw_canvas
 from mnist_core.inside import DRAWING_STATE_KEY
-from mnist_core.strokes import stroke_width_fraction
+from mnist_core.strokes import GRID, encode_strokes, stroke_width_fraction
 from mnist_core.synthetic import drawn_digits
 from tests.conftest import ROOT
 
@@ -100,6 +100,10 @@ def test_projector_mode_from_the_address_makes_the_canvas_large(monkeypatch):
 
 
 def test_a_second_save_within_a_second_is_refused_kindly(monkeypatch):
+    from mnist_core.ratelimit import PerDevice
+
+    saves = PerDevice(1, 1.0, clock=lambda: 1000.0)   # the second tap comes at once
+    monkeypatch.setattr(app_state, "drawing_saves", lambda: saves)
     images, labels = drawn_digits(1, seed=3)
     at = draw_page()
     at.session_state[app_state.TEST_DRAWING] = images[0]
@@ -114,10 +118,12 @@ def test_a_second_save_within_a_second_is_refused_kindly(monkeypatch):
 
 
 def test_a_drawing_sent_before_clear_reached_the_browser_is_ignored(monkeypatch):
-    sent = {"drawing": {"generation": 0, "strokes": SEVEN}}
+    sent = {"drawing": {"generation": 0, "strokes": encode_strokes(SEVEN)}}
     monkeypatch.setattr(draw_canvas, "_component", lambda **kwargs: sent)
     show = dict(key="canvas", stroke_width=0.07, max_size=440)
-    assert draw_canvas.draw_canvas(**show, generation=0) == SEVEN
+    got = draw_canvas.draw_canvas(**show, generation=0)
+    assert [s.tolist() for s in got] == [[[round(v * GRID) / GRID for v in p] for p in stroke]
+                                         for stroke in SEVEN]
     assert draw_canvas.draw_canvas(**show, generation=1) is None
     monkeypatch.setattr(draw_canvas, "_component", lambda **kwargs: {})
     assert draw_canvas.draw_canvas(**show, generation=0) is None   # nothing drawn yet
@@ -129,3 +135,58 @@ def test_the_digit_row_takes_only_a_digit_from_the_browser(monkeypatch, sent):
     monkeypatch.setattr(draw_canvas, "_digit_row", lambda **kwargs: {"save": sent})
     expected = 7 if sent == {"digit": 7} and type(sent["digit"]) is int else None
     assert draw_canvas.digit_row(key="save_as", highlight=3) == expected
+
+
+@pytest.mark.parametrize("value, reason", [
+    ({"drawing": {"generation": 0, "strokes": SEVEN}}, "must be text"),      # lists of numbers
+    ({"drawing": {"generation": 0, "strokes": 5}}, "must be text"),
+    ({"drawing": {"generation": 0, "strokes": "A" * 900_000}}, "too many points"),
+    ({"drawing": {"generation": 0, "strokes": "AAAA" + "9" * 401}}, "not a whole number"),
+    ({"drawing": "[[[[[[[["}, "canvas's format"),
+    ({"drawing": [1, 2]}, "canvas's format"),
+])
+def test_a_value_our_canvas_never_sends_is_refused_and_forgotten(monkeypatch, value, reason):
+    """A hostile or broken client: a message, and the canvas starts over under a new widget key
+    (so that Streamlit drops the value instead of keeping and parsing it on every run)."""
+    keys = []
+
+    def component(**kwargs):
+        keys.append(kwargs["key"])
+        return value
+
+    monkeypatch.setattr(draw_canvas, "_component", component)
+    show = dict(key="canvas", stroke_width=0.07, max_size=440, generation=0)
+    with pytest.raises(ValueError, match=reason):
+        draw_canvas.draw_canvas(**show)
+    monkeypatch.setattr(draw_canvas, "_component",
+                        lambda **kwargs: keys.append(kwargs["key"]) or {})
+    assert draw_canvas.draw_canvas(**show) is None
+    assert keys[0] != keys[1]
+
+
+def test_a_value_streamlit_cannot_even_parse_is_refused_and_forgotten(monkeypatch):
+    """Deep nesting: Streamlit's own JSON parsing fails inside the component call; the page
+    shows a message and the next run starts a fresh canvas instead of failing again."""
+    keys = []
+
+    def component(**kwargs):
+        keys.append(kwargs["key"])
+        if len(keys) == 1:
+            raise RecursionError("maximum recursion depth exceeded")
+        return {}
+
+    monkeypatch.setattr(draw_canvas, "_component", component)
+    show = dict(key="canvas", stroke_width=0.07, max_size=440, generation=0)
+    with pytest.raises(ValueError, match="canvas's format"):
+        draw_canvas.draw_canvas(**show)
+    assert draw_canvas.draw_canvas(**show) is None
+    assert keys[0] != keys[1]
+
+
+def test_the_page_says_a_hostile_drawing_could_not_be_read(monkeypatch):
+    monkeypatch.setattr(draw_canvas, "_component",
+                        lambda **kwargs: {"drawing": {"generation": 0, "strokes": [[1e400]]}})
+    at = draw_page()
+    at.run()
+    assert not at.exception
+    assert any("could not be read" in e.value for e in at.error)

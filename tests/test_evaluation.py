@@ -93,6 +93,11 @@ def test_gallery_gives_ready_pictures_and_captions_and_says_how_many_were_left_o
     empty = gallery(result, images, result.mistakes(true=0))
     assert empty.images == [] and empty.captions == [] and empty.note is None
 
+    pixels = np.rint(images * 255).astype(np.uint8)   # MNIST as the server keeps it
+    same = gallery(result, pixels, result.mistakes(true=4))
+    assert all(np.array_equal(a, b) for a, b in zip(same.images, everything.images))
+    assert same.captions == everything.captions
+
     drawing = np.zeros((28, 28), np.uint8)
     drawing[27, 27] = 255
     picture = drawing_picture(drawing, scale=4)

@@ -31,6 +31,30 @@ def test_classify_gives_digit_probabilities_and_saliency(bundled_model):
     assert maps.ndim == 3 and maps.shape[:2] == (28, 28)
 
 
+def test_many_images_are_classified_in_bounded_batches_as_floats_or_uint8(bundled_model,
+                                                                         small_mnist):
+    """A forward pass holds every layer's output for all its images: the server classifies
+    the test set (Analyze), a Kaggle CSV or the class's drawings BATCH_SIZE images at a time,
+    with the same answers as one pass; uint8 pixels (MNIST as the server keeps it) too."""
+    from mnist_core.data import compact
+    from mnist_core.inference import BATCH_SIZE
+
+    predictor = Predictor(bundled_model)
+    one_pass, passes = predictor._probabilities, []
+    predictor._probabilities = lambda x: (passes.append(len(x)), one_pass(x))[1]
+    images = small_mnist.x_test[:300]
+    probabilities = predictor.probabilities(images, batch_size=128)
+    assert passes == [128, 128, 44]
+    np.testing.assert_allclose(probabilities, one_pass(images).numpy(), atol=1e-6)
+    pixels = compact(small_mnist).x_test[:300]
+    assert pixels.dtype == np.uint8
+    np.testing.assert_array_equal(predictor.probabilities(pixels, batch_size=128), probabilities)
+    passes.clear()
+    assert predictor.probabilities(small_mnist.x_test).shape == (1000, 10)
+    assert max(passes) == BATCH_SIZE and sum(passes) == 1000
+    assert predictor.probabilities(images[:0]).shape == (0, 10)
+
+
 def test_empty_canvas_gives_no_prediction(bundled_model):
     p = Predictor(bundled_model).classify(np.zeros((280, 280, 4), np.uint8))
     assert p.digit is None and p.probabilities is None and p.prepared.empty

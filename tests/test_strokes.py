@@ -1,5 +1,6 @@
 """Strokes from the browser canvas: validation of untrusted input and rendering to a picture."""
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,3 +95,36 @@ def test_a_stroke_width_outside_the_canvas_is_refused(width):
 def test_the_edges_of_the_canvas_can_be_drawn_on():
     image = render_strokes([[[0.0, 0.0], [1.0, 0.0]], [[1.0, 1.0]]], WIDTH)
     assert image[0, 0, 0] > 127 and image[0, 279, 0] > 127 and image[279, 279, 0] > 127
+
+
+def test_the_wire_format_round_trips_on_the_canvas_grid():
+    from mnist_core.strokes import GRID, decode_strokes, encode_strokes
+
+    rng = np.random.default_rng(0)
+    strokes = [rng.random((n, 2)) for n in (1, 7, 300)] + [np.array([[0.0, 1.0], [1.0, 0.0]])]
+    decoded = decode_strokes(encode_strokes(strokes))
+    assert [len(s) for s in decoded] == [1, 7, 300, 2]
+    for sent, got in zip(strokes, decoded):
+        assert np.abs(sent - got).max() <= 0.5 / GRID + 1e-12
+    assert decoded[-1].tolist() == [[0.0, 1.0], [1.0, 0.0]]
+
+
+def test_the_canvas_and_the_server_share_one_wire_format():
+    """canvas.js encodes what decode_strokes reads: the same grid and alphabet."""
+    from mnist_core import strokes as core
+
+    js = (Path(__file__).resolve().parent.parent / "draw_canvas" / "canvas.js").read_text()
+    assert int(re.search(r"const GRID = (\d+);", js).group(1)) == core.GRID
+    assert re.search(r'const ALPHABET = "([^"]+)";', js).group(1) == core._ALPHABET
+
+
+@pytest.mark.parametrize("bad, message", [
+    (None, "must be text"), ([[[0.1, 0.2]]], "must be text"), ("", "canvas's format"),
+    ("AAA=", "canvas's format"), ("AAAA,", "whole number"), ("A" * 80_100, "too many points"),
+    (",".join(["AAAA"] * 501), "too many strokes"), ("AAAA" * 20_001, "too many points"),
+])
+def test_a_hostile_wire_string_is_refused_before_it_is_decoded(bad, message):
+    from mnist_core.strokes import decode_strokes
+
+    with pytest.raises(ValueError, match=message):
+        decode_strokes(bad)

@@ -47,19 +47,37 @@ def test_key_comes_from_the_environment_first_then_secrets_and_blank_is_none(mon
                                      KEY + "\x00", KEY * 2])
 def test_wrong_empty_or_huge_keys_get_a_message_that_never_echoes(attempt):
     gate = TeacherGate()
-    message = gate.try_unlock(attempt, KEY)
+    message = gate.try_unlock("10.0.0.5", attempt, KEY)
     assert message
     assert KEY not in message and (not attempt.strip() or attempt.strip() not in message)
 
 
-def test_the_right_key_unlocks_and_tries_are_limited_per_session():
-    gate = TeacherGate()
-    assert gate.try_unlock(" " + KEY + " ", KEY) is None
-    guesser = TeacherGate()
-    messages = [guesser.try_unlock(f"guess-{i}", KEY) for i in range(5)]
+def test_wrong_keys_are_limited_per_device_and_a_flood_locks_out_only_that_device(tmp_path):
+    """10 wrong keys a minute from one device (whatever its sessions: the gate is the
+    server's), then even the right key from it waits; the teacher's device is unaffected, and
+    a one-time link works from the flooding device too."""
+    from mnist_core.ratelimit import PerDevice
+    from mnist_core.store import RunStore
+    from mnist_core.teacher import WRONG_KEYS_PER_MINUTE, create_link_token
+
+    clock = FakeClock()
+    gate = TeacherGate(PerDevice(WRONG_KEYS_PER_MINUTE, 60.0, clock=clock))
+    assert WRONG_KEYS_PER_MINUTE == 10
+    student, teacher = "10.0.0.23", "10.0.0.2"
+    messages = [gate.try_unlock(student, f"guess-{i}", KEY) for i in range(10)]
     assert all(m == "That is not the teacher key." for m in messages)
-    assert guesser.try_unlock(KEY, KEY).startswith("Too many tries")  # even the right key waits
-    assert TeacherGate().try_unlock(KEY, KEY) is None               # other sessions unaffected
+    assert gate.try_unlock(student, KEY, KEY).startswith("Too many wrong keys from this device")
+    assert gate.try_unlock(teacher, KEY, KEY) is None               # the teacher gets in
+    store = RunStore(tmp_path)
+    assert gate.try_link(create_link_token(store), store) is None   # a link always works
+    clock.now += 60
+    assert gate.try_unlock(student, KEY, KEY) is None               # a minute later
+
+
+def test_a_right_key_costs_no_try():
+    gate = TeacherGate()
+    for _ in range(20):
+        assert gate.try_unlock("10.0.0.2", " " + KEY + " ", KEY) is None
 
 
 def test_an_unlocked_browser_holds_a_token_that_works_until_locked_or_expired():
@@ -99,7 +117,7 @@ def test_a_teacher_link_works_once_and_only_until_it_expires(lab_home):
 
 
 def test_no_key_configured_means_everything_is_open():
-    assert TeacherGate().try_unlock("", None) is None
+    assert TeacherGate().try_unlock("10.0.0.5", "", None) is None
 
 
 # --- in the app --------------------------------------------------------------------------------

@@ -295,7 +295,8 @@ def test_mnist_is_read_when_someone_who_may_start_opens_the_page(monkeypatch, te
 
     reads = []
     real = data.load_mnist_soon
-    monkeypatch.setattr(data, "load_mnist_soon", lambda *a: (reads.append(a), real(*a))[1])
+    monkeypatch.setattr(data, "load_mnist_soon",
+                        lambda *a, **k: (reads.append(a), real(*a, **k))[1])
     if not teacher:
         monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", "a-key")
     open_page(TRAIN)

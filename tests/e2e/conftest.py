@@ -6,6 +6,7 @@ test-artifacts/.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import socket
@@ -80,8 +81,11 @@ def running_app(home: Path, **env: str | None):
     Trainings run in a child process, as the app does by default (tests/conftest.py picks
     threads for the rest of the suite). Yields the base URL; stops the server afterwards."""
     port = _free_port()
+    # Every browser of a test runs on this machine; each context says which device it plays
+    # in X-Forwarded-For (as_device), which the server believes from loopback only, as it
+    # would from a reverse proxy there (mnist_core.devices).
     environment = dict(os.environ, MNIST_LAB_HOME=str(home), PYTHONUNBUFFERED="1",
-                       MNIST_LAB_TRAINING="process")
+                       MNIST_LAB_TRAINING="process", MNIST_LAB_TRUSTED_PROXIES="127.0.0.1")
     for name, value in env.items():
         if value is None:
             environment.pop(name, None)
@@ -172,13 +176,23 @@ class ConsoleLog:
         self.errors.append(f"{message.text} ({url})")
 
 
+_devices = itertools.count(10)
+
+
+def as_device(options: dict, address: str | None = None) -> dict:
+    """Browser-context options for a device of its own on the class network: a new address
+    (10.0.0.10, .11, ...) unless `address` names one, sent as X-Forwarded-For."""
+    address = address or f"10.0.0.{next(_devices) % 250 + 2}"
+    return dict(options, extra_http_headers={"X-Forwarded-For": address})
+
+
 @pytest.fixture
 def new_page(browser, request):
     """Factory for pages (each in its own browser context, like separate students)."""
     contexts = []
 
     def make():
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context = browser.new_context(**as_device({"viewport": {"width": 1400, "height": 1000}}))
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(30_000)
@@ -328,7 +342,7 @@ def new_device_page(browser, device):
         options.pop("default_browser_type")   # we run Chromium, which emulates touch too
     else:
         options = {"viewport": device}
-    context = browser.new_context(**options)
+    context = browser.new_context(**as_device(options))
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.console = ConsoleLog(page)

@@ -30,7 +30,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS, CANVAS, ConsoleLog, draw, running_app, settle
+from tests.e2e.conftest import (ARTIFACTS, CANVAS, ConsoleLog, as_device, draw, running_app,
+                                 settle)
 
 TEACHER_KEY = "lesson-key-4711"
 SAVE_INTERVAL = 1.1   # the Draw page takes one save a second per browser
@@ -84,7 +85,7 @@ class Device:
         else:
             options = {"viewport": device}
         self.name = name
-        self.context = browser.new_context(**options)
+        self.context = browser.new_context(**as_device(options))
         self.page = self.context.new_page()
         self.page.set_default_timeout(30_000)
         self.page.console = ConsoleLog(self.page)

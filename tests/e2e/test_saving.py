@@ -246,3 +246,38 @@ def test_undo_this_save_removes_the_drawing_just_saved(page, server, server_home
     assert stored(server_home)[0] == before + 1
     expect(canvas).to_have_attribute("data-strokes", "2")
     assert page.console.errors == []
+
+
+def test_the_save_budget_is_per_device_not_per_tab(browser, server, server_home):
+    """Two tabs of one device (separate sessions, as a reload or a second tab makes) share one
+    save a second; a second device at the same moment has its own. The device is the address
+    the harness plays in X-Forwarded-For, believed from loopback (tests/e2e/conftest.py)."""
+    from tests.e2e.conftest import as_device
+
+    def tab(address: str):
+        context = browser.new_context(**as_device({"viewport": {"width": 1366, "height": 768}},
+                                                  address))
+        page = context.new_page()
+        page.goto(f"{server}/Draw")
+        settle(page)
+        wait_for_steady(page)
+        return context, page
+
+    tabs = [tab("10.0.0.201"), tab("10.0.0.201"), tab("10.0.0.202")]
+    try:
+        for i, (_, page) in enumerate(tabs):
+            # Different drawings (the same image is stored once, whoever saves it).
+            draw(page, jittered(random.Random(100 + i), SEVEN))
+        before, _ = stored(server_home)
+        for _, page in tabs:            # three taps within a moment
+            digit_button(page, 7).click()
+        first, second, other = (page for _, page in tabs)
+        for page in (first, other):
+            settle(page)
+            expect(saved_message(page)).to_be_visible(timeout=10_000)
+        settle(second)
+        expect(second.get_by_text("Not saved: one drawing a second, please")).to_be_visible()
+        assert stored(server_home)[0] == before + 2
+    finally:
+        for context, _ in tabs:
+            context.close()
