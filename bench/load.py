@@ -213,9 +213,9 @@ async def settled_canvas_box(page) -> dict:
         await page.wait_for_timeout(100)
 
 
-async def draw_and_wait(page) -> tuple[float, float]:
+async def draw_and_wait(page, clear: bool = True) -> tuple[float, float]:
     """Draw a 7; return (mouse-up to prediction, drawing sent to prediction) in seconds;
-    then clear."""
+    then clear (unless `clear` is False: the drawing stays, with its prediction)."""
     box = await settled_canvas_box(page)
     seven = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in SEVEN]
     await page.mouse.move(*seven[0])
@@ -231,6 +231,8 @@ async def draw_and_wait(page) -> tuple[float, float]:
               f"problems: {page.problems}", flush=True)
         raise
     t = await page.evaluate("window.__lab")
+    if not clear:
+        return (t["shown"] - t["up"]) / 1000, (t["shown"] - t["sent"]) / 1000
     canvas = await page.locator(CANVAS).element_handle()
     generation = await canvas.get_attribute("data-generation")
     await page.get_by_role("button", name="Clear").click()

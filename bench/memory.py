@@ -203,17 +203,9 @@ async def run(args) -> None:
 
 async def draw_seven(page) -> None:
     """Draw a 7 and wait for its prediction (left on the canvas, unlike draw_and_wait)."""
-    from load import SEVEN, settled_canvas_box
+    from load import draw_and_wait
 
-    box = await settled_canvas_box(page)
-    seven = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in SEVEN]
-    await page.mouse.move(*seven[0])
-    await page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(seven, seven[1:]):
-        for i in range(1, 9):
-            await page.mouse.move(x0 + (x1 - x0) * i / 8, y0 + (y1 - y0) * i / 8)
-    await page.mouse.up()
-    await page.wait_for_function("window.__lab.shown !== null", timeout=60_000)
+    await draw_and_wait(page, clear=False)
 
 
 def main() -> None:
