@@ -4,8 +4,9 @@ Streamlit reads every message a client sends in full, parses it, and keeps the w
 it carries in the session, which Streamlit keeps for two more minutes after a client leaves
 (up to 128 such sessions). The smallest limit its configuration takes is 1 MB
 (`server.maxWidgetStateSize`, in .streamlit/config.toml), and a 1 MB JSON array costs the
-server ten times that in Python objects: four scripted clients flooding such messages held a
-whole core and hundreds of MB (bench/flood.py). Nothing the app's pages send comes near it: a
+server about ten times that in Python objects, kept per session: a few scripted clients could
+hold a core and much memory (measured by bench/flood.py). Nothing the app's pages send comes
+near it: a
 drawing at the canvas's cap (mnist_core.strokes.MAX_POINTS) is ~80 kB of text, every other
 widget a few bytes. So the WebSocket closes on any message over `MAX_MESSAGE_BYTES`, before it
 is parsed; what a client can make the server hold is then bounded by that size.
