@@ -16,7 +16,6 @@ from contextlib import closing
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import app_state
@@ -30,6 +29,7 @@ from mnist_core.store import BUNDLED, DamagedRun, RunStore, StoreError
 from mnist_core.strokes import render_strokes, validate_strokes
 from tests.conftest import ROOT
 from tests.test_catalog import OLD_SCHEMA, FakeModel
+from tests.test_app import fresh_resources  # noqa: F401  (every test: empty caches, own home)
 
 HUGE = int("9" * 400)
 PIXELS = ",".join(f"pixel{i}" for i in range(784))
@@ -56,14 +56,6 @@ def renders_as_text(source: str, text: str) -> bool:
 
     markdown = MarkdownIt("commonmark").enable(["table", "strikethrough"])
     return markdown.render(source) == f"<p>{escapeHtml(text)}</p>\n"
-
-
-@pytest.fixture(autouse=True)
-def fresh_resources():
-    """Each test starts with empty process-wide caches (and so its own lab home)."""
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
 
 
 def page(path: str | None = None) -> AppTest:
