@@ -16,6 +16,7 @@ from contextlib import closing
 
 import numpy as np
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import app_state
