@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass
 import streamlit as st
 
 from browser_side import browser_side
-from mnist_core import catalog, settings
-from mnist_core.catalog import FOLLOW_CLASS
-from mnist_core.store import BUNDLED, RunRecord, RunStore, StoreError
+from mnist_core.lab import catalog
+from mnist_core import settings
+from mnist_core.lab.catalog import FOLLOW_CLASS
+from mnist_core.lab.store import BUNDLED, RunRecord, RunStore, StoreError
 
 MODEL_PICK = "model_pick"              # this browser's model: FOLLOW_CLASS or a ref
 MODEL_PICKER = "model_picker"          # the sidebar's picker widget (copied to MODEL_PICK)
@@ -128,9 +129,9 @@ def store_error() -> str | None:
 @st.cache_resource(show_spinner=False)
 def job_registry():
     """The server's one training job. Trainings run in a child process at lower priority
-    (mnist_core.child_training.ProcessTrainingJob) so that students drawing are answered first; set
+    (mnist_core.jobs.child_training.ProcessTrainingJob) so that students drawing are answered first; set
     MNIST_LAB_TRAINING=thread to train in this process (the tests do, for speed)."""
-    from mnist_core.jobs import JobRegistry
+    from mnist_core.jobs.registry import JobRegistry
 
     return JobRegistry(child_process=settings.training_in_process())
 
@@ -138,16 +139,16 @@ def job_registry():
 @st.cache_resource(show_spinner=False)
 def live_figures():
     """The Train page's live figures, built once for all watching browsers
-    (mnist_core.charts.SharedLiveFigures)."""
-    from mnist_core.charts import SharedLiveFigures
+    (mnist_core.views.charts.SharedLiveFigures)."""
+    from mnist_core.views.charts import SharedLiveFigures
 
     return SharedLiveFigures()
 
 
 @st.cache_resource(show_spinner=False)
 def train_page_watchers():
-    """The browsers that have the Train page open (mnist_core.watchers.PageWatchers)."""
-    from mnist_core.watchers import PageWatchers
+    """The browsers that have the Train page open (mnist_core.classroom.watchers.PageWatchers)."""
+    from mnist_core.classroom.watchers import PageWatchers
 
     return PageWatchers()
 
@@ -163,10 +164,10 @@ def watching_the_train_page() -> None:
 
 def live_refresh_seconds() -> float:
     """How often this browser's live view refreshes: every 2 s, less often for a big class
-    (mnist_core.watchers; a page checks in with `watching_the_train_page` first, so that it
+    (mnist_core.classroom.watchers; a page checks in with `watching_the_train_page` first, so that it
     counts itself). The unlocked teacher's page, the one on the projector, keeps 2 s."""
-    from mnist_core.watchers import MIN_REFRESH_SECONDS
-    from mnist_core.watchers import live_refresh_seconds as for_watchers
+    from mnist_core.classroom.watchers import MIN_REFRESH_SECONDS
+    from mnist_core.classroom.watchers import live_refresh_seconds as for_watchers
 
     if teacher_key() is not None and is_teacher():
         return MIN_REFRESH_SECONDS
@@ -175,11 +176,11 @@ def live_refresh_seconds() -> float:
 
 @st.cache_resource(show_spinner=False)
 def _mnist_reading():
-    """MNIST being read on a thread (mnist_core.data.load_mnist_soon); call it to wait. Started
+    """MNIST being read on a thread (mnist_core.data.mnist.load_mnist_soon); call it to wait. Started
     early by `prepare_training`; where the reading failed, waiting loads again and says why.
-    Its images are kept as uint8 (mnist_core.data.compact: 55 MB, not 220 MB of float32);
+    Its images are kept as uint8 (mnist_core.data.mnist.compact: 55 MB, not 220 MB of float32);
     whatever trains or classifies them turns them into floats a batch at a time."""
-    from mnist_core.data import load_mnist_soon
+    from mnist_core.data.mnist import load_mnist_soon
 
     return load_mnist_soon(as_uint8=True)
 
@@ -219,7 +220,7 @@ def predictor(ref: str):
 @st.cache_resource(show_spinner="Evaluating on the 10,000 test images...", max_entries=8)
 def evaluation(ref: str):
     data = mnist()
-    from mnist_core.evaluation import score
+    from mnist_core.model.evaluation import score
 
     return score(predictor(ref).probabilities(data.x_test), data.y_test)
 
@@ -228,9 +229,9 @@ def evaluation(ref: str):
 def augmentation_preview(augmentation):
     """Eight training images and augmented copies of them, for an `Augmentation` (a run's
     strength, whichever preset or past run it came from)."""
-    from mnist_core import charts
-    from mnist_core.data import float_images
-    from mnist_core.training import augmentation_preview as preview
+    from mnist_core.views import charts
+    from mnist_core.data.mnist import float_images
+    from mnist_core.training.loop import augmentation_preview as preview
 
     images = float_images(mnist().x_train[:8])
     grid = preview(images, augmentation)
@@ -260,7 +261,7 @@ def last_run() -> RunRecord | None:
 
 def models() -> list[catalog.ModelInfo]:
     """Every model this lab can use (bundled first, then runs newest first), with label,
-    accuracy, architecture and curves: mnist_core.catalog, read fresh on each call so a run
+    accuracy, architecture and curves: mnist_core.lab.catalog, read fresh on each call so a run
     that just finished is there at once (one small SQLite query)."""
     return catalog.list_models(store(), bundled_card())
 
@@ -374,7 +375,7 @@ def _escape_line_start(found: re.Match) -> str:
 
 def damaged_runs() -> list[str]:
     """One line per run whose record cannot be read ("Run X skipped: its record is damaged
-    (reason)."): the runs are listed without it (mnist_core.store.RunStore.read_runs)."""
+    (reason)."): the runs are listed without it (mnist_core.lab.store.RunStore.read_runs)."""
     s = store()
     try:
         damaged = s.read_runs()[1] if s is not None else []
@@ -444,7 +445,7 @@ def _follow_the_class_model() -> None:
 def class_predictions():
     """Each model's answers for the saved drawings, classified once per drawing and shared by
     every session (the Class page's refreshes, Analyze's class accuracy)."""
-    from mnist_core.class_set import PredictionCache
+    from mnist_core.classroom.wall import PredictionCache
 
     return PredictionCache()
 
@@ -453,7 +454,7 @@ def class_predictions():
 
 def teacher_key() -> str | None:
     """The configured key (environment first, then `teacher_key` in .streamlit/secrets.toml)."""
-    from mnist_core.teacher import configured_key
+    from mnist_core.classroom.teacher import configured_key
 
     try:
         secret = st.secrets.get("teacher_key")
@@ -463,10 +464,10 @@ def teacher_key() -> str | None:
 
 
 def device() -> str:
-    """The device this session runs on: its network address, as mnist_core.devices decides
+    """The device this session runs on: its network address, as mnist_core.lab.devices decides
     (behind a trusted reverse proxy, the address the proxy forwarded). Rate limits and quotas
     count per device, so a reload or a new session gives no fresh allowance."""
-    from mnist_core.devices import client_device
+    from mnist_core.lab.devices import client_device
 
     return client_device(st.context.ip_address, st.context.headers.get("X-Forwarded-For"),
                          settings.trusted_proxies())
@@ -475,7 +476,7 @@ def device() -> str:
 @st.cache_resource(show_spinner=False)
 def _gate():
     """The server's one TeacherGate: wrong keys counted per device, for every session."""
-    from mnist_core.teacher import TeacherGate
+    from mnist_core.classroom.teacher import TeacherGate
 
     return TeacherGate()
 
@@ -484,16 +485,16 @@ def _gate():
 def drawing_saves():
     """Saves per device: one a second (a double tap, or a student hammering the digits),
     however many tabs or sessions that device opens."""
-    from mnist_core.ratelimit import PerDevice
+    from mnist_core.classroom.ratelimit import PerDevice
 
     return PerDevice(1, 1.0)
 
 
 @st.cache_resource(show_spinner=False)
 def teacher_sessions():
-    """The browsers unlocked as the teacher (mnist_core.teacher.TeacherSessions): in memory,
+    """The browsers unlocked as the teacher (mnist_core.classroom.teacher.TeacherSessions): in memory,
     so a server restart locks them all."""
-    from mnist_core.teacher import TeacherSessions
+    from mnist_core.classroom.teacher import TeacherSessions
 
     return TeacherSessions()
 
@@ -527,7 +528,7 @@ def teacher_only(action: str) -> bool:
 
 def _open_teacher_session() -> None:
     """Unlock this browser: a new token, kept by this session and in the browser's cookie."""
-    from mnist_core.teacher import SESSION_SECONDS
+    from mnist_core.classroom.teacher import SESSION_SECONDS
 
     token = teacher_sessions().open()
     st.session_state[TEACHER_TOKEN] = token
@@ -590,7 +591,7 @@ def announce_teacher_link() -> str | None:
     """Once per server, when it serves its first page (at once when Streamlit opens the
     browser itself): print a one-time teacher link in the server's console, as Jupyter does,
     so the key need not be typed in front of the class. Never shown in a page."""
-    from mnist_core.teacher import LINK_SECONDS, create_link_token, teacher_link
+    from mnist_core.classroom.teacher import LINK_SECONDS, create_link_token, teacher_link
 
     s = store()
     if teacher_key() is None or s is None:
@@ -609,7 +610,7 @@ def announce_teacher_link() -> str | None:
 @st.cache_resource(show_spinner=False)
 def model_cache():
     """Process-wide models by reference, loaded once; shared by pages and the warm-up thread."""
-    from mnist_core.model_cache import PredictorCache
+    from mnist_core.drawing.model_cache import PredictorCache
 
     return PredictorCache(_model_file)
 
@@ -633,7 +634,7 @@ def warm_up_default_model() -> None:
 def join_address():
     """The address students should open (the LAN address when the server listens beyond
     this computer; https:// when it serves https), from Streamlit's own server options."""
-    from mnist_core.joining import join_address as address
+    from mnist_core.classroom.joining import join_address as address
 
     return address(st.get_option("server.address"), int(st.get_option("server.port")),
                    st.get_option("server.baseUrlPath") or "", lan=_lan_ip(),
@@ -649,7 +650,7 @@ def https_certificate() -> str | None:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def certificate_hosts(cert_file: str) -> frozenset[str] | None:
     """The addresses and names the server's certificate is valid for (None: unreadable)."""
-    from mnist_core.https_cert import covered_hosts
+    from mnist_core.classroom.https_cert import covered_hosts
 
     hosts = covered_hosts(cert_file)
     return None if hosts is None else frozenset(hosts)
@@ -657,14 +658,14 @@ def certificate_hosts(cert_file: str) -> frozenset[str] | None:
 
 @st.cache_resource(show_spinner=False, ttl=300)
 def _lan_ip() -> str | None:
-    from mnist_core.joining import lan_ip
+    from mnist_core.classroom.joining import lan_ip
 
     return lan_ip()
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def qr_code(url: str) -> bytes:
-    from mnist_core.joining import qr_png
+    from mnist_core.classroom.joining import qr_png
 
     return qr_png(url)
 
@@ -675,9 +676,9 @@ def qr_code(url: str) -> bytes:
 def _step_timing(layers_json: str, batch_size: int, precision: str, augmentation_json: str):
     import json
 
-    from mnist_core.config import Augmentation
-    from mnist_core.estimate import time_steps
-    from mnist_core.spec import ModelSpec
+    from mnist_core.training.config import Augmentation
+    from mnist_core.training.estimate import time_steps
+    from mnist_core.model.spec import ModelSpec
 
     spec = ModelSpec.from_dict({"name": "timing", "layers": json.loads(layers_json)})
     augmentation = Augmentation(**json.loads(augmentation_json)) if augmentation_json else None

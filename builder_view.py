@@ -1,6 +1,6 @@
 """The Train page's architecture builder and run settings as widgets (Streamlit glue).
 
-The logic lives in `mnist_core.builder`: this module only draws an `Editor` kept in the
+The logic lives in `mnist_core.views.builder`: this module only draws an `Editor` kept in the
 session and writes every widget's value back into it, exactly as shown, valid or not. Widget
 keys follow each layer's stable id, so a moved layer keeps its inputs, and no edit is lost on
 a rerun or while the page only shows a live run.
@@ -10,9 +10,9 @@ from __future__ import annotations
 import streamlit as st
 
 import app_state
-from mnist_core import builder
-from mnist_core.config import RANGES, range_hint
-from mnist_core.spec import CAPS, LAYER_TYPES
+from mnist_core.views import builder
+from mnist_core.training.config import RANGES, range_hint
+from mnist_core.model.spec import CAPS, LAYER_TYPES
 
 EDITOR = "builder_editor"
 START = "builder_start"
@@ -207,7 +207,7 @@ def settings(ed: builder.Editor) -> None:
 def data_and_start(ed: builder.Editor, start) -> None:
     """The augmentation preview, the data source and the Start button, which refuses (naming
     every layer or field that is not allowed) or calls `start(config, data)`."""
-    from mnist_core.data import DataError, load_kaggle_train
+    from mnist_core.data.mnist import DataError, load_kaggle_train
 
     if ed.settings["augment"] and st.toggle("Preview augmented samples"):
         try:

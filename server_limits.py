@@ -7,7 +7,7 @@ it carries in the session, which Streamlit keeps for two more minutes after a cl
 server about ten times that in Python objects, kept per session: a few scripted clients could
 hold a core and much memory (measured by bench/flood.py). Nothing the app's pages send comes
 near it: a
-drawing at the canvas's cap (mnist_core.strokes.MAX_POINTS) is ~80 kB of text, every other
+drawing at the canvas's cap (mnist_core.drawing.strokes.MAX_POINTS) is ~80 kB of text, every other
 widget a few bytes. So the WebSocket closes on any message over `MAX_MESSAGE_BYTES`, before it
 is parsed; what a client can make the server hold is then bounded by that size.
 

@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import (FLAGS, Answer, browser_priority, cpu_seconds,  # noqa: E402
                   renice_browsers, start_server, tree_cpu_seconds)
 
-from mnist_core.store import RunStore  # noqa: E402
+from mnist_core.lab.store import RunStore  # noqa: E402
 
 MNIST_IMAGES = 60_000
 LIVE_REFRESH_SECONDS = 2.0   # the live view's refresh until the server asks for another

@@ -1,5 +1,5 @@
 """Where the time goes from Start to a training child's first batch (the app's trainings run in
-a child process: mnist_core.child_training), seen from the parent as the app sees it.
+a child process: mnist_core.jobs.child_training), seen from the parent as the app sees it.
 
     MNIST_DATA_DIR=../shared/mnist python bench/child_start.py [--runs 3] [--preset fast]
 
@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def one_run(config, data, home: str) -> dict[str, float]:
-    from mnist_core.child_training import ProcessTrainingJob
-    from mnist_core.store import RunStore
+    from mnist_core.jobs.child_training import ProcessTrainingJob
+    from mnist_core.lab.store import RunStore
 
     marks: dict[str, float] = {}
     started = time.monotonic()
@@ -53,9 +53,9 @@ def main() -> None:
                         help="start the fork server first and wait 20 s, as the Train page does")
     args = parser.parse_args()
 
-    from mnist_core.data import load_mnist
-    from mnist_core.jobs import JobRegistry
-    from mnist_core.presets import get_preset
+    from mnist_core.data.mnist import load_mnist
+    from mnist_core.jobs.registry import JobRegistry
+    from mnist_core.training.presets import get_preset
 
     data = load_mnist()
     config = dataclasses.replace(get_preset(args.preset).config, epochs=1)

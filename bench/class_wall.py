@@ -51,11 +51,13 @@ def main() -> None:
     import_tensorflow_quietly()
     from streamlit.testing.v1 import AppTest
 
-    from mnist_core import class_set, settings
-    from mnist_core.data import load_mnist
-    from mnist_core.inference import Predictor
-    from mnist_core.model_files import load_checked
-    from mnist_core.store import RunStore
+    from mnist_core.classroom import wall as class_set
+
+    from mnist_core import settings
+    from mnist_core.data.mnist import load_mnist
+    from mnist_core.drawing.inference import Predictor
+    from mnist_core.model.files import load_checked
+    from mnist_core.lab.store import RunStore
 
     data = load_mnist(allow_download=False)
     n = min(args.n, len(data.x_test))

@@ -13,9 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mnist_core.quiet import import_tensorflow_quietly
 import_tensorflow_quietly()
 import keras
-from mnist_core.config import TrainConfig
-from mnist_core.data import load_mnist
-from mnist_core import training, callbacks
+from mnist_core.training.config import TrainConfig
+from mnist_core.data.mnist import load_mnist
+from mnist_core.training import loop as training
+from mnist_core.training import callbacks
 lever = sys.argv[1]; prec = sys.argv[2] if len(sys.argv) > 2 else "float32"
 preset = sys.argv[3] if len(sys.argv) > 3 else "fast"
 kw = {}

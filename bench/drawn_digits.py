@@ -2,7 +2,7 @@
 
     python bench/drawn_digits.py --n 2000 [--model bundled|RUN_ID|FILE.keras]
 
-The drawings come from `mnist_core.synthetic` (stroke paths per digit, random size, position,
+The drawings come from `mnist_core.drawing.synthetic` (stroke paths per digit, random size, position,
 tilt, stroke width, rendered like the canvas). Same drawings, same model, two preprocessings.
 """
 from __future__ import annotations
@@ -23,10 +23,10 @@ def main() -> None:
     parser.add_argument("--model", default="bundled")
     args = parser.parse_args()
     import_tensorflow_quietly()
-    from mnist_core.model_files import load_checked
-    from mnist_core.catalog import model_file
-    from mnist_core.store import RunStore
-    from mnist_core.synthetic import drawn_digit_accuracy
+    from mnist_core.model.files import load_checked
+    from mnist_core.lab.catalog import model_file
+    from mnist_core.lab.store import RunStore
+    from mnist_core.drawing.synthetic import drawn_digit_accuracy
 
     path, name = model_file(RunStore(), args.model, allow_path=True)
     result = drawn_digit_accuracy(load_checked(path), args.n, args.seed)

@@ -4,7 +4,7 @@ autotuner on and off.
     MNIST_DATA_DIR=../shared/mnist python bench/epoch_gaps.py [--preset fast] [--epochs 6] [--rounds 3]
 
 Each round trains the preset twice in fresh processes, one with the training pipeline as
-shipped (autotuner off, `mnist_core.training.without_autotune`) and one with the autotuner left
+shipped (autotuner off, `mnist_core.training.loop.without_autotune`) and one with the autotuner left
 on; the order alternates. Per run it prints every epoch's seconds and the gap between
 `on_epoch_begin` and the first batch (where the old epoch's iterator is torn down), then the
 medians. A gap above 0.1 s is a stall: with the autotuner on, 1.2-2.1 s in about half the epochs
@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, sys, time
 sys.path.insert(0, {root!r})
-from mnist_core import callbacks, training
-from mnist_core.data import load_mnist
-from mnist_core.config import TrainConfig
+from mnist_core.training import callbacks
+from mnist_core.training import loop as training
+from mnist_core.data.mnist import load_mnist
+from mnist_core.training.config import TrainConfig
 if {autotune!r}:
     training.without_autotune = lambda ds: ds      # the pipeline as it was
 gaps, begun = [], {{}}

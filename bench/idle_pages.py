@@ -31,9 +31,9 @@ from load import FLAGS, cpu_seconds, start_server  # noqa: E402  (as the load be
 
 def a_model_to_switch_to(home: Path) -> str:
     """A stored run with a real (tiny) model, as a finished training leaves it."""
-    from mnist_core.models import build_model
-    from mnist_core.presets import PRESETS
-    from mnist_core.store import RunStore
+    from mnist_core.model.build import build_model
+    from mnist_core.training.presets import PRESETS
+    from mnist_core.lab.store import RunStore
 
     store, config = RunStore(home), PRESETS["dense-only"].config
     run_id = store.create_run(config.to_dict(), "MNIST")
@@ -71,7 +71,7 @@ def main() -> None:
                 per_page = 1000 * (cores - idle) / n if n else float("nan")
                 print(f"{n:>10} {cores:>19.4f} {per_page:>16.2f}")
             if pages:
-                from mnist_core.store import RunStore
+                from mnist_core.lab.store import RunStore
 
                 switched = time.monotonic()
                 RunStore(home).set_class_model(run_id)   # what the teacher's button stores

@@ -4,7 +4,7 @@
 
 "Canvas to prediction" is what the Draw page does per drawing: preprocessing (crop, scale,
 centre by mass) plus one compiled model call with the saliency gradient. Drawings are the
-synthetic 280x280 RGBA canvases of `mnist_core.synthetic`; the first 20 calls warm up.
+synthetic 280x280 RGBA canvases of `mnist_core.drawing.synthetic`; the first 20 calls warm up.
 """
 from __future__ import annotations
 
@@ -26,14 +26,14 @@ def main() -> None:
     parser.add_argument("--model", default="bundled")
     args = parser.parse_args()
     import_tensorflow_quietly()
-    from mnist_core.data import load_mnist
-    from mnist_core.evaluation import score
-    from mnist_core.inference import Predictor
-    from mnist_core.model_files import load_checked
-    from mnist_core.preprocess import to_mnist
-    from mnist_core.catalog import model_file
-    from mnist_core.store import RunStore
-    from mnist_core.synthetic import drawn_digits
+    from mnist_core.data.mnist import load_mnist
+    from mnist_core.model.evaluation import score
+    from mnist_core.drawing.inference import Predictor
+    from mnist_core.model.files import load_checked
+    from mnist_core.drawing.preprocess import to_mnist
+    from mnist_core.lab.catalog import model_file
+    from mnist_core.lab.store import RunStore
+    from mnist_core.drawing.synthetic import drawn_digits
 
     path, name = model_file(RunStore(), args.model, allow_path=True)
     predictor = Predictor(load_checked(path))

@@ -8,7 +8,7 @@ Draw page prepared it already): the one forward pass that returns every layer's 
 (`charts.kernels_picture` and `charts.layer_figure` per layer): tile grids coloured and encoded
 as PNG data: URLs, which st.image passes on untouched, and Plotly bar charts serialised to JSON
 the way st.plotly_chart does (`plotly.io.to_json(fig, validate=False)`). Drawings are the
-synthetic canvases of `mnist_core.synthetic`; the first `--warmup` drawings are not timed. The
+synthetic canvases of `mnist_core.drawing.synthetic`; the first `--warmup` drawings are not timed. The
 one-time cost (building and tracing the forward pass, once per loaded model) is shown apart.
 """
 from __future__ import annotations
@@ -35,12 +35,12 @@ def main() -> None:
     import plotly.io
     import plotly.tools
 
-    from mnist_core import charts
-    from mnist_core.inference import Predictor
-    from mnist_core.model_files import load_checked
-    from mnist_core.preprocess import to_mnist
-    from mnist_core.store import RunStore
-    from mnist_core.synthetic import drawn_digits
+    from mnist_core.views import charts
+    from mnist_core.drawing.inference import Predictor
+    from mnist_core.model.files import load_checked
+    from mnist_core.drawing.preprocess import to_mnist
+    from mnist_core.lab.store import RunStore
+    from mnist_core.drawing.synthetic import drawn_digits
 
     name = args.model   # "bundled" or a run id: the models the app itself opens
     predictor = Predictor(load_checked(RunStore().lab_model_path(name)))

@@ -33,7 +33,7 @@ def main() -> None:
     import numpy as np
     from keras import layers
 
-    from mnist_core.data import load_mnist
+    from mnist_core.data.mnist import load_mnist
 
     data = load_mnist()
     # The example: scale to [0, 1] (ours already is), add the channel axis, one-hot labels.

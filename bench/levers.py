@@ -32,11 +32,11 @@ def run(preset: str, epochs: int, dataset, precision="auto", batch_size=None, ca
         **compile_kwargs) -> tuple[float, float]:
     import keras
 
-    from mnist_core import training
-    from mnist_core.data import split_validation
-    from mnist_core.evaluation import evaluate
-    from mnist_core.models import build_model, resolve_precision
-    from mnist_core.presets import get_preset
+    from mnist_core.training import loop as training
+    from mnist_core.data.mnist import split_validation
+    from mnist_core.model.evaluation import evaluate
+    from mnist_core.model.build import build_model, resolve_precision
+    from mnist_core.training.presets import get_preset
 
     p = get_preset(preset).config
     batch = batch_size or p.batch_size
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args()
     import_tensorflow_quietly()
-    from mnist_core.data import load_mnist
+    from mnist_core.data.mnist import load_mnist
 
     dataset = load_mnist()
     run(args.preset, 1, dataset.limit(2000))  # warm-up: first-call costs are not a lever

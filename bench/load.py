@@ -340,9 +340,9 @@ class ReplayedStudent:
 def fill_class_set(home: str, n: int) -> None:
     """Save `n` distinct synthetic drawings in the lab home, as a class would have."""
     sys.path.insert(0, str(ROOT))
-    from mnist_core.preprocess import to_mnist
-    from mnist_core.store import RunStore
-    from mnist_core.synthetic import drawn_digits
+    from mnist_core.drawing.preprocess import to_mnist
+    from mnist_core.lab.store import RunStore
+    from mnist_core.drawing.synthetic import drawn_digits
 
     store = RunStore(home)
     images, labels = drawn_digits(n, seed=11)
@@ -381,7 +381,7 @@ class Training:
         await page.get_by_role("button", name="Start training").click()
         await page.get_by_text(" · running").wait_for()
         sys.path.insert(0, str(ROOT))
-        from mnist_core.store import RunStore
+        from mnist_core.lab.store import RunStore
 
         self.store = RunStore(self.home)
         self.run_id, self.seen = self.store.latest_run().id, {}

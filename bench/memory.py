@@ -15,7 +15,7 @@ arrays, TensorFlow's buffers; the rest is mostly the libraries' code, whose shar
 another process maps the same libraries).
 
 The server's child processes are reported apart: the Train page starts the fork server that
-forks each training (mnist_core.child_process), which holds TensorFlow for as long as the
+forks each training (mnist_core.jobs.child_process), which holds TensorFlow for as long as the
 server runs, and `multiprocessing` its resource tracker. At the end, each one's private memory
 (what ending it would give back). A server started with MALLOC_ARENA_MAX in the environment
 says so (the bench passes its environment on to the server).

@@ -46,7 +46,7 @@ def usable_cpus() -> int:
 def result_row(name: str, config, result, images: int, **extra) -> dict:
     """One preset's figures as a JSON-able row (here and in bench/presets_on_jax.py): `images`
     is the training set before the validation split; `extra` says where it ran."""
-    from mnist_core.models import parameter_count
+    from mnist_core.model.build import parameter_count
 
     per_epoch = result.seconds / config.epochs
     return {"preset": name, "test_accuracy": result.test_accuracy, "seconds": result.seconds,
@@ -63,7 +63,7 @@ def append_json(path: str | None, row: dict) -> None:
 
 
 def main() -> None:
-    from mnist_core.presets import PRESETS
+    from mnist_core.training.presets import PRESETS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", default=list(PRESETS))
@@ -76,10 +76,10 @@ def main() -> None:
     import_tensorflow_quietly()
     import tensorflow as tf
 
-    from mnist_core.data import load_mnist
-    from mnist_core.models import resolve_precision
-    from mnist_core.config import TrainConfig
-    from mnist_core.training import train
+    from mnist_core.data.mnist import load_mnist
+    from mnist_core.model.build import resolve_precision
+    from mnist_core.training.config import TrainConfig
+    from mnist_core.training.loop import train
 
     dataset = load_mnist()
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU x{usable_cpus()}"

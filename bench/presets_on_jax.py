@@ -62,7 +62,7 @@ def array_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, jitter=No
 
 
 class JittedAugmenter:
-    """The lab's augmentation (`mnist_core.augment`: one affine resampling per image, the same
+    """The lab's augmentation (`mnist_core.training.augment`: one affine resampling per image, the same
     transforms) as one jitted JAX function on the default device, called per batch with a
     fresh key. Called eagerly op by op, Keras' augmentation layers cost about 70 ms a batch on
     the GPU machine (`lesson` 34 s an epoch); inside the jitted training step, XLA took minutes
@@ -73,7 +73,7 @@ class JittedAugmenter:
         import jax.numpy as jnp
         from keras import ops
 
-        from mnist_core.augment import transforms
+        from mnist_core.training.augment import transforms
 
         self.key, self.calls = jax.random.PRNGKey(seed), 0
 
@@ -95,10 +95,10 @@ class JittedAugmenter:
 def main() -> None:
     import keras
 
-    from mnist_core import training
-    from mnist_core.config import TrainConfig
-    from mnist_core.data import load_mnist
-    from mnist_core.presets import PRESETS
+    from mnist_core.training import loop as training
+    from mnist_core.training.config import TrainConfig
+    from mnist_core.data.mnist import load_mnist
+    from mnist_core.training.presets import PRESETS
     from presets import append_json, result_row   # bench/presets.py
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -4,7 +4,7 @@
         [--train-seeds 20] [--boost 1-flag:3] [--width-aug] [--export assets/model.keras]
 
 Starts from the bundled model (the `best` preset trained on MNIST) and fine-tunes it on all of
-MNIST's training images plus pen renderings of every named style in `mnist_core.synthetic`
+MNIST's training images plus pen renderings of every named style in `mnist_core.drawing.synthetic`
 (a continental 1 with its flag, a crossed 7, a slashed 0, an open 4...), drawn by writers from
 TRAINING seeds only (0..train-seeds-1, `train_seed` refuses evaluation seeds), put through the
 Draw page's own MNIST-style preprocessing, with the `best` preset's augmentation, label
@@ -39,7 +39,7 @@ VALIDATION_SEED = 9_999   # a training-range seed that no training set uses (boo
 
 def prepare(images: np.ndarray) -> np.ndarray:
     """Canvas RGBA drawings -> (N, 28, 28, 1) float32, exactly as the Draw page prepares them."""
-    from mnist_core.preprocess import to_mnist
+    from mnist_core.drawing.preprocess import to_mnist
 
     out = []
     for image in images:
@@ -50,7 +50,7 @@ def prepare(images: np.ndarray) -> np.ndarray:
 
 def style_set(per_style: int, seeds: list[int], styles: list[str] | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from mnist_core.synthetic import style_digits
+    from mnist_core.drawing.synthetic import style_digits
 
     parts = [style_digits(per_style, seed, styles) for seed in seeds]
     return (prepare(np.concatenate([p[0] for p in parts])), np.concatenate([p[1] for p in parts]),
@@ -70,8 +70,8 @@ def width_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def report(name: str, model, data, evaluation) -> dict:
-    from mnist_core.evaluation import evaluate, predict_probabilities
-    from mnist_core.synthetic import drawn_digit_accuracy
+    from mnist_core.model.evaluation import evaluate, predict_probabilities
+    from mnist_core.drawing.synthetic import drawn_digit_accuracy
 
     x_style, y_style, s_style = evaluation
     predicted = predict_probabilities(model, x_style).argmax(axis=1)
@@ -95,12 +95,12 @@ def fine_tune(args, data):
     import keras
 
     from mnist_core import settings
-    from mnist_core.data import split_validation
-    from mnist_core.model_files import load_checked
-    from mnist_core.models import build_model, resolve_precision
-    from mnist_core.presets import get_preset
-    from mnist_core.synthetic import train_seed
-    from mnist_core.training import augmenter, _pipeline, as_float32
+    from mnist_core.data.mnist import split_validation
+    from mnist_core.model.files import load_checked
+    from mnist_core.model.build import build_model, resolve_precision
+    from mnist_core.training.presets import get_preset
+    from mnist_core.drawing.synthetic import train_seed
+    from mnist_core.training.loop import augmenter, _pipeline, as_float32
 
     preset = get_preset("best").config
     x_tr, y_tr, x_val, y_val = split_validation(data.x_train, data.y_train, 0.1, 0)
@@ -162,9 +162,9 @@ def main() -> None:
     args = parser.parse_args()
     import_tensorflow_quietly()
     from mnist_core import settings
-    from mnist_core.data import load_mnist
-    from mnist_core.model_files import load_checked, save_atomic
-    from mnist_core.synthetic import EVAL_SEED_BASE
+    from mnist_core.data.mnist import load_mnist
+    from mnist_core.model.files import load_checked, save_atomic
+    from mnist_core.drawing.synthetic import EVAL_SEED_BASE
 
     data = load_mnist()
     evaluation = style_set(EVAL_PER_STYLE // 3, [EVAL_SEED_BASE + k for k in range(3)])
@@ -191,7 +191,7 @@ def main() -> None:
                         "before this step)",
                 "data": f"MNIST training images (54,000 after the 10% validation split) + "
                         f"{n_styles} pen renderings of {len(before['styles'])} named styles "
-                        f"(mnist_core.synthetic.STYLES, training seeds 0..{args.train_seeds - 1}"
+                        f"(mnist_core.drawing.synthetic.STYLES, training seeds 0..{args.train_seeds - 1}"
                         + "".join(f"; {st}: seeds 0..{args.train_seeds * k - 1}"
                                   for st, k in args.boost) + ")"
                         f", MNIST-style preprocessing, `best` augmentation"

@@ -2,7 +2,7 @@
 
     python bench/styles.py [--n 300] [--seed 10000] [--model FILE.keras] [--styles 1-flag,0-slashed]
 
-Drawings from `mnist_core.synthetic.style_digits` (every style in `STYLES`, drawn by simulated
+Drawings from `mnist_core.drawing.synthetic.style_digits` (every style in `STYLES`, drawn by simulated
 writers), on evaluation seeds (>= EVAL_SEED_BASE: training data never uses them), read through
 the Draw page's preprocessing (`to_mnist`). Prints a markdown table, then the same model's
 MNIST test accuracy and its accuracy on the plain synthetic drawings of bench/drawn_digits.py
@@ -23,7 +23,7 @@ from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
 
 def main() -> None:
     from mnist_core import settings
-    from mnist_core.synthetic import EVAL_SEED_BASE, STYLES
+    from mnist_core.drawing.synthetic import EVAL_SEED_BASE, STYLES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(settings.BUNDLED_MODEL), help="a .keras file")
@@ -40,8 +40,8 @@ def main() -> None:
         parser.error(f"unknown styles {unknown}; known: {', '.join(STYLES)}")
 
     import_tensorflow_quietly()
-    from mnist_core.model_files import load_checked
-    from mnist_core.synthetic import drawn_digit_accuracy, style_accuracy
+    from mnist_core.model.files import load_checked
+    from mnist_core.drawing.synthetic import drawn_digit_accuracy, style_accuracy
 
     model = load_checked(Path(args.model))
     started = time.perf_counter()
@@ -62,8 +62,8 @@ def main() -> None:
     print(f"| all styles | {total} | {100 * mean:.1f}% | |")
     print()
     if not args.no_mnist:
-        from mnist_core.data import load_mnist
-        from mnist_core.evaluation import evaluate
+        from mnist_core.data.mnist import load_mnist
+        from mnist_core.model.evaluation import evaluate
 
         data = load_mnist()
         print(f"MNIST test set ({len(data.y_test):,} images): "

@@ -26,10 +26,10 @@ def plain_fit_seconds(config, dataset) -> float:
     """What a tutorial does: build, compile, model.fit, evaluate. Same model, data, schedule."""
     import keras
 
-    from mnist_core import training
-    from mnist_core.data import split_validation
-    from mnist_core.evaluation import evaluate
-    from mnist_core.models import build_model, resolve_precision
+    from mnist_core.training import loop as training
+    from mnist_core.data.mnist import split_validation
+    from mnist_core.model.evaluation import evaluate
+    from mnist_core.model.build import build_model, resolve_precision
 
     started = time.monotonic()
     x_tr, y_tr, x_val, y_val = split_validation(dataset.x_train, dataset.y_train,
@@ -54,11 +54,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     import_tensorflow_quietly()
-    from mnist_core.data import load_mnist
-    from mnist_core.config import TrainConfig
-    from mnist_core.presets import PRESETS
-    from mnist_core.progress import Progress
-    from mnist_core.training import train
+    from mnist_core.data.mnist import load_mnist
+    from mnist_core.training.config import TrainConfig
+    from mnist_core.training.presets import PRESETS
+    from mnist_core.training.progress import Progress
+    from mnist_core.training.loop import train
 
     dataset = load_mnist()
     config = TrainConfig.from_preset(args.preset, epochs=args.epochs, augment=False)

@@ -7,7 +7,7 @@ strokes sent the moment the pen lifts. JavaScript and CSS are plain files read o
 into the component; there is no build step.
 
 The browser sends `{"generation": g, "strokes": "..."}`, the strokes as one short string
-(points in 0..1 of the canvas side, `mnist_core.strokes.decode_strokes`). Clearing is a new `generation` from Python: the canvas empties itself when it
+(points in 0..1 of the canvas side, `mnist_core.drawing.strokes.decode_strokes`). Clearing is a new `generation` from Python: the canvas empties itself when it
 sees one, and a drawing still tagged with an older generation (sent just before the Clear
 reached the browser) is ignored here.
 """
@@ -21,7 +21,7 @@ import logging
 
 import numpy as np
 
-from mnist_core.strokes import MAX_POINTS, decode_strokes
+from mnist_core.drawing.strokes import MAX_POINTS, decode_strokes
 
 _LOG = logging.getLogger(__name__)
 _RESETS = "draw_canvas_resets"   # per canvas key: how often a broken value made it start over

@@ -8,7 +8,7 @@
 
 const MIN_STEP = 0.004;   // drop points closer than this (about 1 px at 280 px): smaller messages
 const DECIMALS = 1e4;     // 4 decimals: 0.0001 of the side, far below a pixel
-// The wire format (mnist_core/strokes.py, decode_strokes): each point x, y on a 0..4095 grid of
+// The wire format (mnist_core/drawing/strokes.py, decode_strokes): each point x, y on a 0..4095 grid of
 // the side, 12 bits each, as four base64url characters; strokes separated by commas. One short
 // string costs the server its size; JSON lists of numbers cost ten times that once parsed.
 const GRID = 4095;

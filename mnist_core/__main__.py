@@ -1,8 +1,8 @@
 """Entry point for `python -m mnist_core`."""
 import sys
 
-from .cli import main
-from .quiet import skip_final_collection
+from mnist_core.cli import main
+from mnist_core.quiet import skip_final_collection
 
 code = main()
 skip_final_collection()

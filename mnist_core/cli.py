@@ -13,18 +13,18 @@ import sys
 import time
 from pathlib import Path
 
-from . import settings
-from .data import DataError, load_mnist_soon
-from .model_files import ModelError
-from .preprocess import ImageError
-from .quiet import import_tensorflow_quietly
-from .store import StoreError
+from mnist_core import settings
+from mnist_core.data.mnist import DataError, load_mnist_soon
+from mnist_core.model.files import ModelError
+from mnist_core.drawing.preprocess import ImageError
+from mnist_core.quiet import import_tensorflow_quietly
+from mnist_core.lab.store import StoreError
 
 USER_ERRORS = (DataError, ModelError, ImageError, StoreError, ValueError, KeyError, OSError)
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .presets import PRESETS
+    from mnist_core.training.presets import PRESETS
 
     p = argparse.ArgumentParser(prog="python -m mnist_core",
                                 description="Train, evaluate and use CNNs on MNIST.")
@@ -150,7 +150,7 @@ def _plan_train(args):
     minutes of training."""
     from dataclasses import replace
 
-    from .store import RunStore, model_file_bytes
+    from mnist_core.lab.store import RunStore, model_file_bytes
 
     store = RunStore()
     base = _base_config(args, store)
@@ -165,7 +165,7 @@ def _plan_train(args):
 
 
 def cmd_train(args) -> int:
-    from .jobs import TrainingJob
+    from mnist_core.jobs.registry import TrainingJob
 
     store, config = args.plan if hasattr(args, "plan") else _plan_train(args)
     job = TrainingJob(config, args.dataset(), store).start()
@@ -190,8 +190,8 @@ def cmd_train(args) -> int:
 
 def _base_config(args, store):
     """The preset's config, or a stored run's, rebuilt from its record alone."""
-    from . import catalog
-    from .config import TrainConfig
+    from mnist_core.lab import catalog
+    from mnist_core.training.config import TrainConfig
 
     if not args.from_run:
         return TrainConfig.from_preset(args.preset or "fast")
@@ -204,8 +204,8 @@ def _base_config(args, store):
 
 
 def _read_spec(path: Path):
-    from .spec import ModelSpec, SpecError
-    from .untrusted import load_json
+    from mnist_core.model.spec import ModelSpec, SpecError
+    from mnist_core.untrusted import load_json
 
     try:
         text = path.read_text()
@@ -219,8 +219,8 @@ def _read_spec(path: Path):
 
 
 def _export(job, path: Path, args) -> None:
-    from .model_files import save_atomic
-    from .models import parameter_count
+    from mnist_core.model.files import save_atomic
+    from mnist_core.model.build import parameter_count
 
     if path.suffix != ".keras":
         raise ValueError("--export needs a file name ending in .keras")
@@ -238,9 +238,9 @@ def _export(job, path: Path, args) -> None:
 
 
 def cmd_finetune(args) -> int:
-    from . import finetune
-    from .jobs import JobRegistry
-    from .store import RunStore
+    from mnist_core.jobs import finetune
+    from mnist_core.jobs.registry import JobRegistry
+    from mnist_core.lab.store import RunStore
 
     defaults = finetune.FineTuneConfig()
     config = finetune.FineTuneConfig(
@@ -278,16 +278,16 @@ def cmd_finetune(args) -> int:
 
 
 def _load_model(ref):
-    from .catalog import model_file
-    from .model_files import load_checked
-    from .store import RunStore
+    from mnist_core.lab.catalog import model_file
+    from mnist_core.model.files import load_checked
+    from mnist_core.lab.store import RunStore
 
     path, name = model_file(RunStore(), ref, allow_path=True)
     return load_checked(path), name
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import evaluate
+    from mnist_core.model.evaluation import evaluate
 
     model, name = _load_model(args.model)
     dataset = args.dataset()
@@ -310,8 +310,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .evaluation import predict_probabilities
-    from .preprocess import read_image_file, to_mnist
+    from mnist_core.model.evaluation import predict_probabilities
+    from mnist_core.drawing.preprocess import read_image_file, to_mnist
 
     model, _ = _load_model(args.model)
     failures = 0
@@ -342,7 +342,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from .store import RunStore
+    from mnist_core.lab.store import RunStore
 
     runs, damaged = RunStore().read_runs()
     for skipped in damaged:   # said, and the rest listed: one bad record must not hide them
@@ -369,7 +369,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_class_model(args) -> int:
-    from .store import RunStore
+    from mnist_core.lab.store import RunStore
 
     store = RunStore()
     if args.model:
@@ -381,13 +381,13 @@ def cmd_class_model(args) -> int:
 
 
 def cmd_teacher_link(args) -> int:
-    from .joining import lan_ip
-    from .store import RunStore
-    from .teacher import LINK_SECONDS, create_link_token, teacher_link
+    from mnist_core.classroom.joining import lan_ip
+    from mnist_core.lab.store import RunStore
+    from mnist_core.classroom.teacher import LINK_SECONDS, create_link_token, teacher_link
 
     https = args.https
     if https is None:
-        from .https_cert import CERT_NAME, default_dir
+        from mnist_core.classroom.https_cert import CERT_NAME, default_dir
 
         https = (default_dir() / CERT_NAME).is_file()
     url = args.url or f"{'https' if https else 'http'}://{lan_ip() or 'localhost'}:8501"
@@ -398,7 +398,7 @@ def cmd_teacher_link(args) -> int:
 
 
 def cmd_https_cert(args) -> int:
-    from .https_cert import default_dir, make_certificate, streamlit_command, this_computer
+    from mnist_core.classroom.https_cert import default_dir, make_certificate, streamlit_command, this_computer
 
     ips, names = this_computer()
     try:

@@ -24,7 +24,7 @@ DEFAULT_MAX_DRAWINGS = 50_000
 #: drawings (2,000 of 50,000), so no single device can fill it.
 DEVICE_SHARE_OF_DRAWINGS = 25
 #: Variable listing the addresses of reverse proxies in front of the server (comma-separated),
-#: whose X-Forwarded-For header then names the device (mnist_core.devices).
+#: whose X-Forwarded-For header then names the device (mnist_core.lab.devices).
 TRUSTED_PROXIES_ENV = "MNIST_LAB_TRUSTED_PROXIES"
 
 

@@ -4,8 +4,8 @@ import streamlit as st
 
 import app_state
 import builder_view
-from mnist_core.data import DataError
-from mnist_core.watchers import MIN_REFRESH_SECONDS
+from mnist_core.data.mnist import DataError
+from mnist_core.classroom.watchers import MIN_REFRESH_SECONDS
 
 app_state.setup_page()
 
@@ -34,8 +34,8 @@ def _start(config, data) -> None:
     """Start a job, or explain why not; either way the next run of the page shows the result.
     A lab home that could not keep the run (read-only, disk full) is said now, not after
     minutes of training."""
-    from mnist_core.jobs import JobBusy
-    from mnist_core.store import StoreError, model_file_bytes
+    from mnist_core.jobs.registry import JobBusy
+    from mnist_core.lab.store import StoreError, model_file_bytes
 
     if not app_state.is_teacher():  # checked where the job starts, not only on the button
         st.session_state[FLASH] = "Only the teacher can start a run."
@@ -156,7 +156,7 @@ if registry.current is not None:
         st.stop()
     st.divider()
 elif (last := app_state.last_run()) is not None and last.status == "interrupted":
-    from mnist_core.catalog import run_config
+    from mnist_core.lab.catalog import run_config
 
     kept = ("Its curves are kept, and its best weights so far as a model in the model lists."
             if last.offers_model else "Its curves are kept; no model was saved.")

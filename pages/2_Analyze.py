@@ -3,10 +3,10 @@ import pandas as pd
 import streamlit as st
 
 import app_state
-from mnist_core import charts
-from mnist_core.class_set import class_accuracy
-from mnist_core.data import DataError
-from mnist_core.gallery import gallery
+from mnist_core.views import charts
+from mnist_core.classroom.wall import class_accuracy
+from mnist_core.data.mnist import DataError
+from mnist_core.views.gallery import gallery
 
 app_state.setup_page()
 
@@ -114,7 +114,7 @@ upload = None
 if app_state.teacher_only("Uploading a CSV"):
     upload = st.file_uploader("Kaggle test.csv (pixel0..pixel783)", type="csv")
 if upload is not None and app_state.is_teacher():
-    from mnist_core.evaluation import kaggle_submission
+    from mnist_core.model.evaluation import kaggle_submission
 
     try:
         with st.spinner("Checking the CSV and classifying its images..."):

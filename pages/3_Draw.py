@@ -10,10 +10,10 @@ from streamlit.errors import StreamlitAPIException
 
 import app_state
 from draw_canvas import digit_row, draw_canvas
-from mnist_core import charts
-from mnist_core.inside import DRAWING_STATE_KEY
-from mnist_core.store import StoreError
-from mnist_core.strokes import render_strokes, stroke_width_fraction
+from mnist_core.views import charts
+from mnist_core.drawing.inside import DRAWING_STATE_KEY
+from mnist_core.lab.store import StoreError
+from mnist_core.drawing.strokes import render_strokes, stroke_width_fraction
 
 PROJECTOR, GENERATION = "projector_mode", "canvas_generation"
 LAST_SAVE = "last_saved_drawing"   # (drawing id, label, canvas generation it was drawn in)

@@ -2,8 +2,9 @@
 import streamlit as st
 
 import app_state
-from mnist_core import class_set, gallery
-from mnist_core.store import StoreError
+from mnist_core.classroom import wall as class_set
+from mnist_core.views import gallery
+from mnist_core.lab.store import StoreError
 
 PER_PAGE = 60
 PAGE, DIGIT, WRONG, NOTICE = "class_page", "class_digit", "class_wrong_only", "class_notice"
@@ -25,13 +26,13 @@ can_edit = app_state.teacher_only("Relabelling or deleting drawings")
 
 def teach() -> None:
     """Fine-tune the active model on the saved drawings, as the server's one job (see
-    mnist_core.finetune), or say why it cannot start. It starts at once (MNIST is read in the
+    mnist_core.jobs.finetune), or say why it cannot start. It starts at once (MNIST is read in the
     job's thread) and the page stays here, with a link to the live run: after a switch of page
     made by the server, this page's wall, which refreshes on its own, could be redrawn onto the
     Train page (Streamlit keeps a page's fragments until the next page's run completes) and
     blank it."""
-    from mnist_core import finetune
-    from mnist_core.jobs import JobBusy
+    from mnist_core.jobs import finetune
+    from mnist_core.jobs.registry import JobBusy
 
     if not app_state.is_teacher():  # checked again here, on the server
         st.warning("Only the teacher can teach the model (unlock in the sidebar).")

@@ -1,14 +1,14 @@
 """Inside the network: what every layer of the active model makes of the current drawing.
 
 The drawing comes from the Draw page (it leaves its prepared 28x28 image in the session);
-mnist_core.inside computes every layer's output in one forward pass and charts turns each into
+mnist_core.drawing.inside computes every layer's output in one forward pass and charts turns each into
 one picture or bar chart, so this page only lays them out, in model order.
 """
 import streamlit as st
 
 import app_state
-from mnist_core import charts
-from mnist_core.inside import DRAWING_STATE_KEY
+from mnist_core.views import charts
+from mnist_core.drawing.inside import DRAWING_STATE_KEY
 
 # Pictures arrive at one value per pixel; the browser enlarges them, pixel-sharp, and shrinks
 # them to the column on a phone.

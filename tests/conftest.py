@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("MNIST_DATA_DIR", str((ROOT.parent / "shared" / "mnist").resolve()))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# The app trains in a child process (mnist_core.jobs.ProcessTrainingJob): tests/test_process_jobs.py
+# The app trains in a child process (mnist_core.jobs.registry.ProcessTrainingJob): tests/test_process_jobs.py
 # and the browser tests cover that. Elsewhere a thread is enough, and a few seconds faster per run.
 os.environ.setdefault("MNIST_LAB_TRAINING", "thread")
 
@@ -25,7 +25,7 @@ def lab_home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def mnist():
-    from mnist_core.data import load_mnist
+    from mnist_core.data.mnist import load_mnist
 
     return load_mnist(allow_download=False)
 
@@ -33,7 +33,7 @@ def mnist():
 @pytest.fixture(scope="session")
 def small_mnist(mnist):
     """3,000 training and 1,000 test images: enough to learn, quick enough for CI."""
-    from mnist_core.data import Dataset
+    from mnist_core.data.mnist import Dataset
 
     return Dataset(mnist.x_train[:3000], mnist.y_train[:3000], mnist.x_test[:1000],
                    mnist.y_test[:1000], "MNIST subset")
@@ -42,7 +42,7 @@ def small_mnist(mnist):
 @pytest.fixture(scope="session")
 def bundled_model():
     from mnist_core import settings
-    from mnist_core.model_files import load_checked
+    from mnist_core.model.files import load_checked
 
     return load_checked(settings.BUNDLED_MODEL)
 

@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import app_state
-from mnist_core.synthetic import drawn_digits
+from mnist_core.drawing.synthetic import drawn_digits
 from tests.conftest import ROOT
 
 TIMEOUT = 120  # TensorFlow's import alone exceeds AppTest's default 3 s
@@ -54,7 +54,7 @@ def test_analyze_shows_the_architecture_of_the_selected_model():
     """The bundled model is the `best` preset (its card's config: a full spec, or in cards
     from before specs only the preset name, which migrates): its layers, with the parameter
     count the card states."""
-    from mnist_core.presets import get_preset
+    from mnist_core.training.presets import get_preset
 
     at = open_page("pages/2_Analyze.py")
     layers = next(d.value for d in at.dataframe if "output shape" in d.value.columns)
@@ -129,7 +129,7 @@ def test_draw_saves_a_labelled_drawing(monkeypatch):
 
 
 def test_a_full_disk_when_saving_a_drawing_is_a_message_and_drawing_goes_on(monkeypatch):
-    from mnist_core.store import RunStore, StoreError
+    from mnist_core.lab.store import RunStore, StoreError
     from tests.test_draw_page import tap
 
     def disk_full(self, *args, **kwargs):
@@ -159,7 +159,9 @@ def test_analyze_shows_metrics_matrix_and_filtered_gallery():
 
 
 def test_pages_explain_missing_mnist_instead_of_crashing(monkeypatch, tmp_path):
-    from mnist_core import data, settings
+    from mnist_core.data import mnist as data
+
+    from mnist_core import settings
 
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "no-mnist"))
     monkeypatch.setattr(settings, "project_data_dir", lambda: tmp_path / "nowhere")

@@ -1,10 +1,10 @@
-"""The training augmentation: one random affine resampling per image (mnist_core.augment)."""
+"""The training augmentation: one random affine resampling per image (mnist_core.training.augment)."""
 import math
 
 import numpy as np
 
-from mnist_core.augment import augmenter
-from mnist_core.config import Augmentation
+from mnist_core.training.augment import augmenter
+from mnist_core.training.config import Augmentation
 
 N = 256
 

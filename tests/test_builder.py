@@ -1,15 +1,15 @@
-"""The architecture builder's logic (mnist_core.builder) and the measured epoch time
-(mnist_core.estimate), without Streamlit."""
+"""The architecture builder's logic (mnist_core.views.builder) and the measured epoch time
+(mnist_core.training.estimate), without Streamlit."""
 from dataclasses import replace
 
 import pytest
 
-from mnist_core import builder
-from mnist_core.builder import Editor, Start, edited_name
-from mnist_core.config import ConfigError
-from mnist_core.presets import PRESETS
-from mnist_core.spec import LAYER_TYPES, SpecError
-from mnist_core.store import FINE_TUNE, RunRecord
+from mnist_core.views import builder
+from mnist_core.views.builder import Editor, Start, edited_name
+from mnist_core.training.config import ConfigError
+from mnist_core.training.presets import PRESETS
+from mnist_core.model.spec import LAYER_TYPES, SpecError
+from mnist_core.lab.store import FINE_TUNE, RunRecord
 
 
 def _editor(preset: str = "fast") -> Editor:
@@ -233,7 +233,7 @@ def test_starts_are_the_presets_then_usable_runs_and_reasons_for_the_others():
 def test_the_bundled_model_is_a_start_only_when_it_is_not_a_preset():
     card = {"preset": "best", "config": {"preset": "best", "epochs": 20}}
     assert [s.key for s in builder.starts([], card)[0]] == [f"preset:{n}" for n in PRESETS]
-    from mnist_core.spec import ModelSpec, layer
+    from mnist_core.model.spec import ModelSpec, layer
 
     spec = ModelSpec("bundled", (layer("flatten"), layer("dense", units=10, activation="softmax")))
     other = replace(PRESETS["fast"].config, spec=spec, preset="bundled")
@@ -270,7 +270,7 @@ def test_durations_read_naturally():
 def test_an_epoch_is_timed_on_a_few_real_steps_and_extrapolated():
     import time
 
-    from mnist_core import estimate
+    from mnist_core.training import estimate
 
     spec = PRESETS["dense-only"].spec
     started = time.monotonic()
@@ -285,8 +285,9 @@ def test_an_epoch_is_timed_on_a_few_real_steps_and_extrapolated():
 
 def test_an_augmented_preset_is_timed_with_its_augmentation(monkeypatch):
     """Training augments every batch on the way in; the estimate must pay for that too."""
-    from mnist_core import augment, estimate
-    from mnist_core.config import Augmentation
+    from mnist_core.training import augment
+    from mnist_core.training import estimate
+    from mnist_core.training.config import Augmentation
 
     jittered = []
     real = augment.augmenter
@@ -307,7 +308,7 @@ def test_timings_are_serialised():
     """Two timings at once would share the cores and each report about double."""
     import threading
 
-    from mnist_core import estimate
+    from mnist_core.training import estimate
 
     done = threading.Event()
     with estimate._lock:                                   # a timing in progress...

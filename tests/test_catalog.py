@@ -4,11 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from mnist_core import catalog, settings
-from mnist_core.config import ConfigError, TrainConfig
-from mnist_core.presets import get_preset
-from mnist_core.spec import ModelSpec, SpecError, layer
-from mnist_core.store import BUNDLED, RunStore
+from mnist_core.lab import catalog
+
+from mnist_core import settings
+from mnist_core.training.config import ConfigError, TrainConfig
+from mnist_core.training.presets import get_preset
+from mnist_core.model.spec import ModelSpec, SpecError, layer
+from mnist_core.lab.store import BUNDLED, RunStore
 
 #: What the version before architectures-as-data recorded: a preset name and hyperparameters.
 OLD_SCHEMA = {"preset": "tutorial", "epochs": 2, "batch_size": 250, "learning_rate": 0.001,

@@ -9,9 +9,9 @@ import pytest
 import streamlit as st
 
 import app_state
-from mnist_core.catalog import FOLLOW_CLASS
-from mnist_core.synthetic import drawn_digits
-from mnist_core.teacher import create_link_token
+from mnist_core.lab.catalog import FOLLOW_CLASS
+from mnist_core.drawing.synthetic import drawn_digits
+from mnist_core.classroom.teacher import create_link_token
 from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
 
 KEY = "owl-7-maple"
@@ -34,8 +34,8 @@ def kept_cookie(at, what: str):
 
 def a_run(epochs_done: int = 1) -> str:
     """A stored run with a (tiny, real) model, as a finished training leaves it."""
-    from mnist_core.models import build_model
-    from mnist_core.presets import PRESETS
+    from mnist_core.model.build import build_model
+    from mnist_core.training.presets import PRESETS
 
     store = app_state.store()
     config = PRESETS["dense-only"].config
@@ -112,7 +112,7 @@ def test_a_pick_stays_on_every_page_and_after_a_reload(browser):
 
 
 def test_a_run_stopped_in_its_first_epoch_is_in_no_model_list():
-    from mnist_core.presets import PRESETS
+    from mnist_core.training.presets import PRESETS
 
     store = app_state.store()
     run_id = store.create_run(PRESETS["fast"].config.to_dict(), "MNIST")

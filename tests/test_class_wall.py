@@ -1,4 +1,4 @@
-"""The class set (mnist_core.class_set) and the Class page that projects it."""
+"""The class set (mnist_core.classroom.wall) and the Class page that projects it."""
 import csv
 import io
 import sqlite3
@@ -13,9 +13,9 @@ import pytest
 import streamlit as st
 
 import app_state
-from mnist_core import class_set
-from mnist_core.class_set import UNKNOWN, PredictionCache, digit_stats, wall_view
-from mnist_core.store import RunStore
+from mnist_core.classroom import wall as class_set
+from mnist_core.classroom.wall import UNKNOWN, PredictionCache, digit_stats, wall_view
+from mnist_core.lab.store import RunStore
 from tests.test_app import by_label, open_page as open_app_page
 
 CLASS_PAGE = "pages/4_Class.py"
@@ -390,7 +390,7 @@ def test_class_page_with_an_unusable_lab_home_shows_why(monkeypatch, tmp_path):
 
 
 def test_analyze_counts_each_drawing_once_and_links_to_the_class_page(test_digits):
-    from mnist_core.store import DuplicateDrawing
+    from mnist_core.lab.store import DuplicateDrawing
 
     images, labels = test_digits
     save(images, labels, 0, 4)
@@ -410,9 +410,9 @@ def test_a_flood_of_saves_neither_slows_predictions_nor_damages_the_store(bundle
     """One thread saves different drawings as fast as it can, as 30 students hammering Save
     would (each limited like the Draw page, one save a second) plus a client that ignores the
     limit; meanwhile another session's drawing is classified at about its normal speed."""
-    from mnist_core.inference import Predictor
-    from mnist_core.ratelimit import RateLimiter
-    from mnist_core.synthetic import drawn_digits
+    from mnist_core.drawing.inference import Predictor
+    from mnist_core.classroom.ratelimit import RateLimiter
+    from mnist_core.drawing.synthetic import drawn_digits
 
     predictor = Predictor(bundled_model)
     canvas = drawn_digits(1, seed=11)[0][0]
@@ -463,7 +463,7 @@ def test_a_flood_of_saves_neither_slows_predictions_nor_damages_the_store(bundle
 
 
 def test_a_damaged_drawing_row_shows_grey_on_the_wall_and_is_skipped_by_analyze(lab_home):
-    from mnist_core.store import UNREADABLE, RunStore
+    from mnist_core.lab.store import UNREADABLE, RunStore
 
     store = RunStore()
     good = store.add_drawing(np.full((28, 28), 0.5, np.float32), 3, 3, "bundled")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import app_state
-from mnist_core.joining import join_address, qr_png
-from mnist_core.store import RunStore
+from mnist_core.classroom.joining import join_address, qr_png
+from mnist_core.lab.store import RunStore
 from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
 
 
@@ -34,8 +34,8 @@ def test_a_second_start_is_refused_by_name_and_shows_the_live_run():
 
 
 def test_job_description_never_says_epoch_of_zero(small_mnist):
-    from mnist_core.jobs import TrainingJob
-    from mnist_core.config import TrainConfig
+    from mnist_core.jobs.registry import TrainingJob
+    from mnist_core.training.config import TrainConfig
 
     job = TrainingJob(TrainConfig(epochs=2), small_mnist)   # not started: still pending
     assert job.describe() == "a 'fast' training (starting)"
@@ -110,7 +110,7 @@ def test_the_bundled_model_is_warm_before_the_first_drawing():
     thread = cache.warm_up_in_background("bundled")   # the same thread, not a second one
     assert thread.join(timeout=120) is None and not thread.is_alive()
     assert cache.warm_error is None and cache.is_loaded("bundled")
-    from mnist_core.synthetic import drawn_digits
+    from mnist_core.drawing.synthetic import drawn_digits
 
     images, labels = drawn_digits(1, seed=9)
     started = time.perf_counter()

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mnist_core.synthetic import drawn_digits
+from mnist_core.drawing.synthetic import drawn_digits
 from tests.conftest import ROOT
 
 

@@ -5,8 +5,10 @@ import struct
 import numpy as np
 import pytest
 
-from mnist_core import data, settings
-from mnist_core.data import DataError, load_mnist, read_kaggle_csv, split_validation
+from mnist_core.data import mnist as data
+
+from mnist_core import settings
+from mnist_core.data.mnist import DataError, load_mnist, read_kaggle_csv, split_validation
 
 
 def test_official_files_load_with_expected_shapes_and_ranges(mnist):

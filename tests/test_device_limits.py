@@ -3,9 +3,9 @@ device, and each device's share of the class set."""
 import numpy as np
 import pytest
 
-from mnist_core.devices import LOCAL, client_device, device_tag
-from mnist_core.ratelimit import PerDevice
-from mnist_core.store import DrawingLimitReached, RunStore
+from mnist_core.lab.devices import LOCAL, client_device, device_tag
+from mnist_core.classroom.ratelimit import PerDevice
+from mnist_core.lab.store import DrawingLimitReached, RunStore
 
 
 class FakeClock:

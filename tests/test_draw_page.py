@@ -10,9 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 import app_state
 import draw_canvas
-from mnist_core.inside import DRAWING_STATE_KEY
-from mnist_core.strokes import GRID, encode_strokes, stroke_width_fraction
-from mnist_core.synthetic import drawn_digits
+from mnist_core.drawing.inside import DRAWING_STATE_KEY
+from mnist_core.drawing.strokes import GRID, encode_strokes, stroke_width_fraction
+from mnist_core.drawing.synthetic import drawn_digits
 from tests.conftest import ROOT
 
 SEVEN = [[[0.25, 0.18], [0.75, 0.18], [0.43, 0.86]], [[0.39, 0.54], [0.68, 0.54]]]
@@ -100,7 +100,7 @@ def test_projector_mode_from_the_address_makes_the_canvas_large(monkeypatch):
 
 
 def test_a_second_save_within_a_second_is_refused_kindly(monkeypatch):
-    from mnist_core.ratelimit import PerDevice
+    from mnist_core.classroom.ratelimit import PerDevice
 
     saves = PerDevice(1, 1.0, clock=lambda: 1000.0)   # the second tap comes at once
     monkeypatch.setattr(app_state, "drawing_saves", lambda: saves)

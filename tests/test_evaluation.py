@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mnist_core.evaluation import confusion_matrix, score
+from mnist_core.model.evaluation import confusion_matrix, score
 
 
 def _probs(predicted, confidence):
@@ -44,7 +44,7 @@ def test_zero_images_is_an_error():
 
 
 def test_kaggle_submission_from_test_csv(tmp_path):
-    from mnist_core.evaluation import kaggle_submission
+    from mnist_core.model.evaluation import kaggle_submission
 
     class Always7:
         def probabilities(self, images):
@@ -78,7 +78,7 @@ def test_mistakes_filters_by_true_and_predicted_digit_in_confidence_order():
 
 
 def test_gallery_gives_ready_pictures_and_captions_and_says_how_many_were_left_out():
-    from mnist_core.gallery import drawing_picture, gallery
+    from mnist_core.views.gallery import drawing_picture, gallery
 
     result = _five_mistakes()
     images = np.zeros((7, 28, 28, 1), np.float32)

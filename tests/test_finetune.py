@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 import app_state
-from mnist_core import finetune
+from mnist_core.jobs import finetune
 from mnist_core.cli import main
-from mnist_core.data import Dataset
-from mnist_core.finetune import FineTuneConfig
-from mnist_core.jobs import JobBusy, JobRegistry, TrainingJob
-from mnist_core.model_files import load_checked
-from mnist_core.preprocess import to_mnist
-from mnist_core.store import RunStore
-from mnist_core.strokes import render_strokes
-from mnist_core.config import TrainConfig
+from mnist_core.data.mnist import Dataset
+from mnist_core.jobs.finetune import FineTuneConfig
+from mnist_core.jobs.registry import JobBusy, JobRegistry, TrainingJob
+from mnist_core.model.files import load_checked
+from mnist_core.drawing.preprocess import to_mnist
+from mnist_core.lab.store import RunStore
+from mnist_core.drawing.strokes import render_strokes
+from mnist_core.training.config import TrainConfig
 from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
 from tests.test_teacher import KEY, _unlock
 
@@ -26,7 +26,7 @@ def flagged_one(rng: np.random.Generator) -> np.ndarray:
     """A continental 1 as the network sees it (28x28 uint8): a long up-stroke flag whose foot
     is 30-60% of the height down, then straight down; size, place, slant, pen vary.
 
-    (Built here until mnist_core.synthetic has named styles.)"""
+    (Built here until mnist_core.drawing.synthetic has named styles.)"""
     height = rng.uniform(0.45, 0.85)                   # of the canvas side
     flag = rng.uniform(0.3, 0.6)
     reach = flag * rng.uniform(0.8, 1.2)               # how far left the flag starts
@@ -46,7 +46,7 @@ def flagged_one(rng: np.random.Generator) -> np.ndarray:
 
 def plain_digits(n: int, seed: int, without: int = 1) -> tuple[list[np.ndarray], list[int]]:
     """`n` pen-drawn digits other than `without`, as the network sees them (uint8)."""
-    from mnist_core.synthetic import drawn_digits
+    from mnist_core.drawing.synthetic import drawn_digits
 
     if n == 0:
         return [], []

@@ -21,13 +21,14 @@ from streamlit.testing.v1 import AppTest
 
 import app_state
 import draw_canvas
-from mnist_core import catalog, settings
-from mnist_core.config import ConfigError, TrainConfig
-from mnist_core.data import MAX_LINE_BYTES, DataError, read_kaggle_csv
-from mnist_core.presets import get_preset
-from mnist_core.spec import ModelSpec, SpecError, keras_name, layer
-from mnist_core.store import BUNDLED, DamagedRun, RunStore, StoreError
-from mnist_core.strokes import render_strokes, validate_strokes
+from mnist_core.lab import catalog
+from mnist_core import settings
+from mnist_core.training.config import ConfigError, TrainConfig
+from mnist_core.data.mnist import MAX_LINE_BYTES, DataError, read_kaggle_csv
+from mnist_core.training.presets import get_preset
+from mnist_core.model.spec import ModelSpec, SpecError, keras_name, layer
+from mnist_core.lab.store import BUNDLED, DamagedRun, RunStore, StoreError
+from mnist_core.drawing.strokes import render_strokes, validate_strokes
 from tests.conftest import ROOT
 from tests.test_catalog import OLD_SCHEMA, FakeModel
 from tests.test_app import fresh_resources  # noqa: F401  (every test: empty caches, own home)
@@ -403,10 +404,10 @@ def test_our_name_rule_is_tensorflows_root_scope_rule_without_slashes():
 @pytest.mark.parametrize("name", ["a", "Z9", "7up", "fast (edited)", "x-y.z", "a/b", "-dash",
                                   "_under", ".dot", " space", "é", "/slash", ">gt", "\\back"])
 def test_a_name_our_check_accepts_trains_in_keras_and_one_it_refuses_would_not(name):
-    """The real thing: a model built as mnist_core.models builds it, one training step."""
+    """The real thing: a model built as mnist_core.model.build builds it, one training step."""
     import keras
 
-    from mnist_core.models import build_model
+    from mnist_core.model.build import build_model
 
     layers = (layer("flatten"), layer("dense", units=10, activation="softmax"))
     try:

@@ -20,9 +20,9 @@ import pytest
 from streamlit import config as streamlit_config
 
 import app_state
-from mnist_core.https_cert import (CERT_NAME, KEY_NAME, MAX_DAYS, covered_hosts,
+from mnist_core.classroom.https_cert import (CERT_NAME, KEY_NAME, MAX_DAYS, covered_hosts,
                                    make_certificate, streamlit_command)
-from mnist_core.joining import join_address
+from mnist_core.classroom.joining import join_address
 from tests.conftest import ROOT
 from tests.test_app import fresh_resources, open_page  # noqa: F401
 

@@ -2,13 +2,13 @@ import threading
 
 import numpy as np
 
-from mnist_core import charts
-from mnist_core.inference import Predictor
-from mnist_core.synthetic import drawn_digit_accuracy, drawn_digits
+from mnist_core.views import charts
+from mnist_core.drawing.inference import Predictor
+from mnist_core.drawing.synthetic import drawn_digit_accuracy, drawn_digits
 
 
 def test_bundled_model_reaches_its_published_test_accuracy(bundled_model, mnist):
-    from mnist_core.evaluation import evaluate
+    from mnist_core.model.evaluation import evaluate
 
     assert evaluate(bundled_model, mnist.x_test, mnist.y_test).accuracy >= 0.993
 
@@ -36,8 +36,8 @@ def test_many_images_are_classified_in_bounded_batches_as_floats_or_uint8(bundle
     """A forward pass holds every layer's output for all its images: the server classifies
     the test set (Analyze), a Kaggle CSV or the class's drawings BATCH_SIZE images at a time,
     with the same answers as one pass; uint8 pixels (MNIST as the server keeps it) too."""
-    from mnist_core.data import compact
-    from mnist_core.inference import BATCH_SIZE
+    from mnist_core.data.mnist import compact
+    from mnist_core.drawing.inference import BATCH_SIZE
 
     predictor = Predictor(bundled_model)
     one_pass, passes = predictor._probabilities, []

@@ -14,12 +14,12 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import app_state
-from mnist_core import charts
-from mnist_core.inference import Predictor
-from mnist_core.inside import (DRAWING_STATE_KEY, INPUT, MAPS, PROBABILITIES, SAME, VECTOR,
+from mnist_core.views import charts
+from mnist_core.drawing.inference import Predictor
+from mnist_core.drawing.inside import (DRAWING_STATE_KEY, INPUT, MAPS, PROBABILITIES, SAME, VECTOR,
                                InsideNetwork, first_kernels)
-from mnist_core.preprocess import to_mnist
-from mnist_core.synthetic import drawn_digits
+from mnist_core.drawing.preprocess import to_mnist
+from mnist_core.drawing.synthetic import drawn_digits
 from tests.conftest import ROOT
 
 TIMEOUT = 120  # TensorFlow's import alone exceeds AppTest's default 3 s
@@ -59,7 +59,7 @@ def every_layer_type():
 
 
 def preset(name):
-    from mnist_core.models import build_model
+    from mnist_core.model.build import build_model
 
     return lambda: build_model(name)
 
@@ -295,7 +295,7 @@ def test_a_drawing_made_on_the_draw_page_is_shown_layer_by_layer(fresh_resources
 def test_layers_are_named_by_their_role_and_counted_per_role():
     import keras
 
-    from mnist_core.inside import role_names
+    from mnist_core.drawing.inside import role_names
 
     L = keras.layers
     layers = [L.Conv2D(4, 3), L.ReLU(), L.Conv2D(4, 3), L.BatchNormalization(),

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from mnist_core.store import RunStore
+from mnist_core.lab.store import RunStore
 from tests.test_cli import assert_clean_error, run
 
 # The runs table as every version so far has created it.
@@ -22,8 +22,8 @@ OLD_CONFIG = {"preset": "fast", "epochs": 1, "batch_size": 128, "learning_rate":
 
 @pytest.fixture
 def old_home(lab_home):
-    from mnist_core.models import build_model
-    from mnist_core.model_files import save_atomic
+    from mnist_core.model.build import build_model
+    from mnist_core.model.files import save_atomic
 
     (lab_home / "models").mkdir(parents=True)
     save_atomic(build_model("fast"), lab_home / "models" / "old1.keras")
@@ -52,7 +52,7 @@ def test_old_runs_list_load_evaluate_and_retrain_from_their_record(old_home):
     proc = run("train", "--from-run", "old1", "--json")
     assert proc.returncode == 0, proc.stderr
     new = RunStore().get_run(json.loads(proc.stdout)["run_id"])
-    from mnist_core.presets import PRESETS
+    from mnist_core.training.presets import PRESETS
 
     assert new.config["spec"] == PRESETS["fast"].spec.to_dict()      # the full architecture
     assert new.config["limit"] == 400 and new.config["epochs"] == 1    # the old run's settings

@@ -2,10 +2,10 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_core.model_files import ModelError, load_checked, save_atomic
-from mnist_core import models
-from mnist_core.models import build_model, parameter_count, resolve_precision
-from mnist_core.presets import PRESETS
+from mnist_core.model.files import ModelError, load_checked, save_atomic
+from mnist_core.model import build as models
+from mnist_core.model.build import build_model, parameter_count, resolve_precision
+from mnist_core.training.presets import PRESETS
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core.preprocess import ImageError, ink_map, naive_resize, read_image_file, to_mnist
+from mnist_core.drawing.preprocess import ImageError, ink_map, naive_resize, read_image_file, to_mnist
 from tests.conftest import stroke_canvas
 
 SEVEN = [(60, 50), (200, 50), (110, 230)]
@@ -177,14 +177,14 @@ def test_a_10000_pixel_wide_photo_is_reduced_and_read(tmp_path, recwarn):
 
 def _canvas(strokes, width_px=20):
     """The Draw page's own rendering: strokes in 0..1 of a 280 px canvas, pen width in px."""
-    from mnist_core.strokes import render_strokes
+    from mnist_core.drawing.strokes import render_strokes
 
     return render_strokes([[(x / 280, y / 280) for x, y in s] for s in strokes], width_px / 280)
 
 
 @pytest.fixture(scope="module")
 def predictor(bundled_model):
-    from mnist_core.inference import Predictor
+    from mnist_core.drawing.inference import Predictor
 
     return Predictor(bundled_model)
 

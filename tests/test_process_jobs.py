@@ -1,4 +1,4 @@
-"""Trainings in a child process (the app's default, mnist_core.child_training.ProcessTrainingJob):
+"""Trainings in a child process (the app's default, mnist_core.jobs.child_training.ProcessTrainingJob):
 progress arrives, stop keeps the best model, failures and deaths are reported, and the child
 never outlives its job or its parent. Each test starts one child (TensorFlow's import: a few
 seconds), on small data."""
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import app_state
-from mnist_core.config import TrainConfig
-from mnist_core.data import Dataset
-from mnist_core.child_training import ProcessTrainingJob
-from mnist_core.jobs import JobRegistry
-from mnist_core.store import RunStore
+from mnist_core.training.config import TrainConfig
+from mnist_core.data.mnist import Dataset
+from mnist_core.jobs.child_training import ProcessTrainingJob
+from mnist_core.jobs.registry import JobRegistry
+from mnist_core.lab.store import RunStore
 from tests.conftest import ROOT
 from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
 
@@ -119,7 +119,7 @@ def test_a_child_started_from_a_page_runs_no_page_and_every_thread_is_lowered(
 def _report_niceness(queue) -> None:
     import threading
 
-    from mnist_core.child_process import lower_priority
+    from mnist_core.jobs.child_process import lower_priority
 
     started, done = threading.Event(), threading.Event()
     threading.Thread(target=lambda: (started.set(), done.wait(30)), daemon=True).start()
@@ -159,9 +159,9 @@ def test_the_fork_servers_preload_starts_no_tensorflow_runtime():
     it: the preload imports and must never compute. The same probe sees the pools after one
     operation, so it would see them here."""
     assert not any(n.startswith("tf_") for n in _thread_names_after(
-        "import mnist_core.child_preload"))
+        "import mnist_core.jobs.child_preload"))
     assert any(n.startswith("tf_") for n in _thread_names_after(
-        "import mnist_core.child_preload, tensorflow as tf; tf.constant(1.0) + 1"))
+        "import mnist_core.jobs.child_preload, tensorflow as tf; tf.constant(1.0) + 1"))
 
 
 def test_the_fork_server_is_prepared_with_tensorflow_at_the_trainings_priority():
@@ -170,7 +170,7 @@ def test_the_fork_server_is_prepared_with_tensorflow_at_the_trainings_priority()
     script = """
 import os, sys, time
 from pathlib import Path
-from mnist_core.jobs import JobRegistry
+from mnist_core.jobs.registry import JobRegistry
 
 JobRegistry(child_process=True).prepare()
 deadline = time.monotonic() + 120
@@ -226,14 +226,14 @@ def test_a_child_whose_server_dies_records_an_interrupted_run_with_its_best_epoc
     """Killing only the server (not its process group) leaves the child on its own: it stops,
     keeps the weights of its finished epochs, and says the run was interrupted, so the next
     server's Train page tells the teacher what happened (tests/test_train_page.py)."""
-    from mnist_core.child_training import ORPHANED
+    from mnist_core.jobs.child_training import ORPHANED
 
     parent = subprocess.Popen([sys.executable, "-c", """
 import time
-from mnist_core.config import TrainConfig
-from mnist_core.data import Dataset, load_mnist
-from mnist_core.child_training import ProcessTrainingJob
-from mnist_core.store import RunStore
+from mnist_core.training.config import TrainConfig
+from mnist_core.data.mnist import Dataset, load_mnist
+from mnist_core.jobs.child_training import ProcessTrainingJob
+from mnist_core.lab.store import RunStore
 
 d = load_mnist(allow_download=False)
 small = Dataset(d.x_train[:2000], d.y_train[:2000], d.x_test[:500], d.y_test[:500], "small")

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import app_state
-from mnist_core.store import (SAVE_MARGIN_BYTES, RunStore, StoreError, model_file_bytes)
+from mnist_core.lab.store import (SAVE_MARGIN_BYTES, RunStore, StoreError, model_file_bytes)
 from tests.conftest import ROOT
 from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
 
@@ -168,14 +168,14 @@ def test_a_disk_too_full_for_the_model_refuses_a_training(lab_home, monkeypatch)
     store = RunStore()
     need = model_file_bytes(1_000_000) + SAVE_MARGIN_BYTES
     usage = shutil.disk_usage(store.models_dir)
-    monkeypatch.setattr("mnist_core.store.shutil.disk_usage",
+    monkeypatch.setattr("mnist_core.lab.store.shutil.disk_usage",
                         lambda path: usage._replace(free=need - 1))
     with pytest.raises(StoreError) as e:
         store.check_can_save(model_file_bytes(1_000_000))
     megabytes = f"{need / 1e6:,.0f} MB"
     assert (f"the disk of the lab home {lab_home} has {megabytes} free, and a run needs about "
             f"{megabytes}") in str(e.value) and "Free some disk space" in str(e.value)
-    monkeypatch.setattr("mnist_core.store.shutil.disk_usage",
+    monkeypatch.setattr("mnist_core.lab.store.shutil.disk_usage",
                         lambda path: usage._replace(free=need))
     store.check_can_save(model_file_bytes(1_000_000))
 
@@ -189,7 +189,7 @@ def test_the_model_size_estimate_covers_real_model_files():
 
 
 def test_a_fine_tune_is_refused_before_it_starts(lab_home):
-    from mnist_core import finetune
+    from mnist_core.jobs import finetune
 
     _filled_home(lab_home)
     with read_only(lab_home):
@@ -200,7 +200,7 @@ def test_a_fine_tune_is_refused_before_it_starts(lab_home):
 # --- the pages ---------------------------------------------------------------------------------
 
 def test_the_class_page_shows_saved_drawings_of_a_read_only_home(lab_home):
-    from mnist_core import class_set
+    from mnist_core.classroom import wall as class_set
 
     _filled_home(lab_home)
     with read_only(lab_home):
@@ -249,7 +249,7 @@ def test_start_with_no_usable_lab_home_at_all_says_why_and_trains_nothing(monkey
 
 def test_start_on_the_train_page_with_a_full_disk_says_so(lab_home, monkeypatch):
     usage = shutil.disk_usage(tempfile.gettempdir())
-    monkeypatch.setattr("mnist_core.store.shutil.disk_usage",
+    monkeypatch.setattr("mnist_core.lab.store.shutil.disk_usage",
                         lambda path: usage._replace(free=5_000_000))
     at = open_page(TRAIN)
     by_label(at.select_slider, "Training images").set_value(1000)

@@ -3,9 +3,9 @@ Keras, and a stack that cannot work is explained by layer before anything is bui
 import numpy as np
 import pytest
 
-from mnist_core.models import build_model, parameter_count
-from mnist_core.presets import PRESETS
-from mnist_core.spec import (LAYER_TYPES, MAX_LAYERS, ModelSpec, SpecError, layer)
+from mnist_core.model.build import build_model, parameter_count
+from mnist_core.training.presets import PRESETS
+from mnist_core.model.spec import (LAYER_TYPES, MAX_LAYERS, ModelSpec, SpecError, layer)
 
 SOFTMAX = {"type": "dense", "units": 10, "activation": "softmax"}
 
@@ -57,7 +57,7 @@ def test_every_layer_type_and_option_builds_with_the_shapes_we_predict():
 
 def test_the_best_spec_rebuilds_the_bundled_model_exactly():
     from mnist_core import settings
-    from mnist_core.model_files import load_checked
+    from mnist_core.model.files import load_checked
 
     bundled = load_checked(settings.BUNDLED_MODEL)
     rebuilt = build_model("best")

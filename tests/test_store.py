@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_core import model_files
-from mnist_core.store import RunStore, StoreError
+from mnist_core.model import files as model_files
+from mnist_core.lab.store import RunStore, StoreError
 
 
 class FakeModel:
@@ -58,7 +58,7 @@ def test_atomic_save_never_replaces_a_good_file_with_a_broken_one(tmp_path):
 
 
 def test_runs_of_a_killed_process_show_as_interrupted(lab_home):
-    code = ("from mnist_core.store import RunStore; import os; "
+    code = ("from mnist_core.lab.store import RunStore; import os; "
             "RunStore().create_run({'preset': 'fast'}, 'x'); os._exit(0)")
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
     (run,) = RunStore().list_runs()  # opening the store notices the dead process
@@ -112,7 +112,7 @@ def test_a_new_home_opens_while_another_connection_writes_to_it(tmp_path):
 
 
 def test_two_processes_share_one_home_without_corruption(lab_home):
-    code = ("from mnist_core.store import RunStore\n"
+    code = ("from mnist_core.lab.store import RunStore\n"
             "s = RunStore()\n"
             "for i in range(40):\n"
             "    r = s.create_run({'preset': 'fast'}, 'x')\n"
@@ -127,7 +127,7 @@ def test_two_processes_share_one_home_without_corruption(lab_home):
 
 
 def test_model_file_names(lab_home, tmp_path):
-    from mnist_core.catalog import model_file
+    from mnist_core.lab.catalog import model_file
 
     store = RunStore()
     assert model_file(store, None)[1] == "bundled"
@@ -169,7 +169,7 @@ def test_sigkill_mid_training_leaves_an_interrupted_run_and_no_model(lab_home):
 
 _KILLED_WHILE_SAVING = """
 import os, signal
-from mnist_core.store import RunStore
+from mnist_core.lab.store import RunStore
 
 class HalfWrittenModel:
     def save(self, path):
@@ -202,7 +202,7 @@ def test_sigkill_mid_save_registers_no_model_and_cleans_the_partial_file(lab_hom
 
 _FULL_DISK = """
 import os, resource, signal
-from mnist_core.store import RunStore, StoreError
+from mnist_core.lab.store import RunStore, StoreError
 
 class FourMegabyteModel:
     def save(self, path):
@@ -257,7 +257,7 @@ def test_full_disk_is_a_clear_error_and_loses_nothing_already_stored(lab_home):
 
 # --- drawings: one row per image, a cap, teacher edits -------------------------------------
 
-from mnist_core.store import DrawingChanged, DrawingLimitReached, DuplicateDrawing  # noqa: E402
+from mnist_core.lab.store import DrawingChanged, DrawingLimitReached, DuplicateDrawing  # noqa: E402
 
 
 def _images(n, seed=0):
@@ -387,7 +387,7 @@ def test_a_database_from_before_hashes_is_migrated_and_deduplicated(lab_home):
 def test_two_processes_opening_an_old_database_migrate_it_once(lab_home):
     pixels = (_images(2) * 255).astype(np.uint8)
     _old_database(lab_home, [(pixels[0], 1), (pixels[0], 1), (pixels[1], 2)] * 200)
-    code = "from mnist_core.store import RunStore; print(len(RunStore().drawings()[1]))"
+    code = "from mnist_core.lab.store import RunStore; print(len(RunStore().drawings()[1]))"
     procs = [subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
@@ -513,7 +513,7 @@ def test_deletions_of_one_a_selection_or_the_last_minutes_can_be_undone(lab_home
 
 
 def test_an_undo_comes_too_late_after_a_day(lab_home):
-    from mnist_core.store import UNDO_SECONDS
+    from mnist_core.lab.store import UNDO_SECONDS
 
     store = RunStore(lab_home)
     drawing = store.add_drawing(_images(1)[0], 3, None, None)

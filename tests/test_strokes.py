@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.preprocess import to_mnist
-from mnist_core.strokes import MAX_POINTS, render_strokes, validate_strokes
+from mnist_core.drawing.preprocess import to_mnist
+from mnist_core.drawing.strokes import MAX_POINTS, render_strokes, validate_strokes
 
 WIDTH = 20 / 280   # the Draw page's default: 20 px on the old 280 px canvas
 
@@ -98,7 +98,7 @@ def test_the_edges_of_the_canvas_can_be_drawn_on():
 
 
 def test_the_wire_format_round_trips_on_the_canvas_grid():
-    from mnist_core.strokes import GRID, decode_strokes, encode_strokes
+    from mnist_core.drawing.strokes import GRID, decode_strokes, encode_strokes
 
     rng = np.random.default_rng(0)
     strokes = [rng.random((n, 2)) for n in (1, 7, 300)] + [np.array([[0.0, 1.0], [1.0, 0.0]])]
@@ -111,7 +111,7 @@ def test_the_wire_format_round_trips_on_the_canvas_grid():
 
 def test_the_canvas_and_the_server_share_one_wire_format():
     """canvas.js encodes what decode_strokes reads: the same grid and alphabet."""
-    from mnist_core import strokes as core
+    from mnist_core.drawing import strokes as core
 
     js = (Path(__file__).resolve().parent.parent / "draw_canvas" / "canvas.js").read_text()
     assert int(re.search(r"const GRID = (\d+);", js).group(1)) == core.GRID
@@ -124,7 +124,7 @@ def test_the_canvas_and_the_server_share_one_wire_format():
     (",".join(["AAAA"] * 501), "too many strokes"), ("AAAA" * 20_001, "too many points"),
 ])
 def test_a_hostile_wire_string_is_refused_before_it_is_decoded(bad, message):
-    from mnist_core.strokes import decode_strokes
+    from mnist_core.drawing.strokes import decode_strokes
 
     with pytest.raises(ValueError, match=message):
         decode_strokes(bad)

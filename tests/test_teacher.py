@@ -5,8 +5,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import app_state
-from mnist_core.ratelimit import RateLimiter
-from mnist_core.teacher import TeacherGate, configured_key
+from mnist_core.classroom.ratelimit import RateLimiter
+from mnist_core.classroom.teacher import TeacherGate, configured_key
 from tests.test_app import TIMEOUT, by_label, fresh_resources, open_page  # noqa: F401
 
 KEY = "owl-7-maple"
@@ -56,9 +56,9 @@ def test_wrong_keys_are_limited_per_device_and_a_flood_locks_out_only_that_devic
     """10 wrong keys a minute from one device (whatever its sessions: the gate is the
     server's), then even the right key from it waits; the teacher's device is unaffected, and
     a one-time link works from the flooding device too."""
-    from mnist_core.ratelimit import PerDevice
-    from mnist_core.store import RunStore
-    from mnist_core.teacher import WRONG_KEYS_PER_MINUTE, create_link_token
+    from mnist_core.classroom.ratelimit import PerDevice
+    from mnist_core.lab.store import RunStore
+    from mnist_core.classroom.teacher import WRONG_KEYS_PER_MINUTE, create_link_token
 
     clock = FakeClock()
     gate = TeacherGate(PerDevice(WRONG_KEYS_PER_MINUTE, 60.0, clock=clock))
@@ -81,7 +81,7 @@ def test_a_right_key_costs_no_try():
 
 
 def test_an_unlocked_browser_holds_a_token_that_works_until_locked_or_expired():
-    from mnist_core.teacher import TeacherSessions
+    from mnist_core.classroom.teacher import TeacherSessions
 
     clock = FakeClock()
     sessions = TeacherSessions(seconds=3600, limit=3, clock=clock)
@@ -100,8 +100,8 @@ def test_an_unlocked_browser_holds_a_token_that_works_until_locked_or_expired():
 
 
 def test_a_teacher_link_works_once_and_only_until_it_expires(lab_home):
-    from mnist_core.store import RunStore
-    from mnist_core.teacher import create_link_token, redeem_link_token, teacher_link
+    from mnist_core.lab.store import RunStore
+    from mnist_core.classroom.teacher import create_link_token, redeem_link_token, teacher_link
 
     store = RunStore(lab_home)
     token = create_link_token(store)
@@ -133,7 +133,7 @@ def _buttons(at: AppTest) -> list[str]:
 
 
 def _start_long_job():
-    from mnist_core.training import TrainConfig
+    from mnist_core.training.loop import TrainConfig
 
     job = app_state.job_registry().start(
         TrainConfig(epochs=30, limit=3000), app_state.mnist(), app_state.store())

@@ -8,8 +8,8 @@ import pytest
 
 import app_state
 import builder_view
-from mnist_core.presets import PRESETS
-from mnist_core.store import RunStore
+from mnist_core.training.presets import PRESETS
+from mnist_core.lab.store import RunStore
 from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
 
 TRAIN = "pages/1_Train.py"
@@ -200,7 +200,7 @@ def test_dense_only_is_a_start_that_says_what_it_shows():
 
 
 def test_starting_from_a_past_run_loads_its_layers_and_settings():
-    from mnist_core.spec import ModelSpec, layer
+    from mnist_core.model.spec import ModelSpec, layer
 
     spec = ModelSpec("tiny", (layer("conv2d", filters=4, kernel=5, stride=2),
                               layer("gap"), layer("dense", units=10, activation="softmax")))
@@ -253,7 +253,7 @@ def test_an_unchanged_start_keeps_its_preset_name():
 
 
 def test_no_timing_while_a_job_trains(monkeypatch):
-    from mnist_core.config import TrainConfig
+    from mnist_core.training.config import TrainConfig
 
     open_page(TRAIN)
     job = app_state.job_registry().start(TrainConfig(epochs=30, limit=3000), app_state.mnist(),
@@ -265,8 +265,8 @@ def test_no_timing_while_a_job_trains(monkeypatch):
 
 
 def test_the_timing_augments_when_the_run_will(monkeypatch):
-    from mnist_core import estimate
-    from mnist_core.config import TrainConfig
+    from mnist_core.training import estimate
+    from mnist_core.training.config import TrainConfig
 
     asked = []
     monkeypatch.setattr(estimate, "time_steps", lambda spec, batch, precision, aug: (
@@ -291,7 +291,7 @@ def test_the_augmentation_preview_uses_the_starts_augmentation():
 def test_mnist_is_read_when_someone_who_may_start_opens_the_page(monkeypatch, teacher):
     """The first Start of a server should not wait for MNIST: whoever may press Start opens the
     page and the reading begins; a locked student's page reads nothing."""
-    from mnist_core import data
+    from mnist_core.data import mnist as data
 
     reads = []
     real = data.load_mnist_soon
@@ -334,8 +334,8 @@ def test_train_runs_a_tiny_job_and_shows_the_finished_run():
 
 
 def test_two_sessions_share_one_job_and_a_second_start_is_refused():
-    from mnist_core.jobs import JobBusy
-    from mnist_core.training import TrainConfig
+    from mnist_core.jobs.registry import JobBusy
+    from mnist_core.training.loop import TrainConfig
 
     first = open_page(TRAIN)
     by_label(first.select_slider, "Training images").set_value(3000)
@@ -360,7 +360,7 @@ def test_a_big_class_watching_refreshes_less_often_but_the_teachers_page_does_no
     """Thirty watchers redrawing every 2 s cost the training a quarter of its speed: beyond ten
     the students' pages refresh less often (and say so); the unlocked teacher's page, the one on
     the projector, keeps its 2 s."""
-    from mnist_core.training import TrainConfig
+    from mnist_core.training.loop import TrainConfig
 
     monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", "a-key")
     job = app_state.job_registry().start(TrainConfig(epochs=30, limit=3000), app_state.mnist(),
@@ -383,7 +383,7 @@ def test_a_big_class_watching_refreshes_less_often_but_the_teachers_page_does_no
 
 
 def test_a_failure_inside_training_is_shown_and_the_app_keeps_working(monkeypatch):
-    import mnist_core.jobs as jobs
+    import mnist_core.jobs.registry as jobs
 
     def explode(*args, **kwargs):
         raise RuntimeError("out of memory while training")
@@ -410,7 +410,7 @@ def _interrupted(config: dict) -> str:
 
 
 def test_an_interrupted_custom_run_restarts_with_its_own_layers():
-    from mnist_core.spec import ModelSpec, layer
+    from mnist_core.model.spec import ModelSpec, layer
 
     spec = ModelSpec("fast (edited)", (layer("flatten"),
                                        layer("dense", units=10, activation="softmax")))
@@ -437,11 +437,11 @@ def test_an_interrupted_run_with_a_hand_edited_record_says_why_it_cannot_restart
 
 
 def test_a_run_interrupted_by_the_servers_death_says_so_and_offers_its_best_epoch():
-    """What an orphaned training child records (mnist_core.child_training: the server was
+    """What an orphaned training child records (mnist_core.jobs.child_training: the server was
     killed alone): the next server's Train page says it was interrupted, and its model, from
     the finished epochs, is in the model lists."""
-    from mnist_core.child_training import ORPHANED
-    from mnist_core.models import build_model
+    from mnist_core.jobs.child_training import ORPHANED
+    from mnist_core.model.build import build_model
 
     config = replace(PRESETS["dense-only"].config, epochs=4)
     store = RunStore()

@@ -4,11 +4,11 @@ import time
 import numpy as np
 import pytest
 
-from mnist_core.jobs import JobBusy, JobRegistry, TrainingJob
-from mnist_core.store import RunStore
-from mnist_core.config import TrainConfig
-from mnist_core.progress import Progress
-from mnist_core.training import train
+from mnist_core.jobs.registry import JobBusy, JobRegistry, TrainingJob
+from mnist_core.lab.store import RunStore
+from mnist_core.training.config import TrainConfig
+from mnist_core.training.progress import Progress
+from mnist_core.training.loop import train
 
 
 def test_short_real_training_learns(small_mnist):
@@ -70,7 +70,7 @@ def test_a_run_stopped_before_its_first_epoch_ends_keeps_its_record_but_no_model
 
 
 def test_failure_inside_training_is_reported_and_recorded(small_mnist, monkeypatch):
-    import mnist_core.jobs as jobs
+    import mnist_core.jobs.registry as jobs
 
     def explode(*args, **kwargs):
         raise RuntimeError("GPU on fire")
@@ -117,7 +117,7 @@ def test_batch_larger_than_data_is_refused_when_the_job_is_made(small_mnist):
 def test_a_config_round_trips_through_json_and_old_records_migrate():
     import json
 
-    from mnist_core.presets import PRESETS
+    from mnist_core.training.presets import PRESETS
 
     for preset in PRESETS.values():
         config = preset.config
@@ -172,7 +172,7 @@ def test_snapshot_is_a_copy_safe_to_read_while_training():
 
 
 def test_a_kaggle_dataset_without_test_set_trains_and_reports_validation(small_mnist):
-    from mnist_core.data import Dataset
+    from mnist_core.data.mnist import Dataset
 
     kaggle = Dataset(small_mnist.x_train[:1000], small_mnist.y_train[:1000], None, None,
                      "Kaggle CSV train.csv")
@@ -187,7 +187,7 @@ def test_a_kaggle_dataset_without_test_set_trains_and_reports_validation(small_m
 def test_a_refused_history_write_does_not_stop_training(small_mnist, monkeypatch):
     """Disk full for a moment after an epoch: training carries on and the final record still
     has every epoch."""
-    from mnist_core.store import StoreError
+    from mnist_core.lab.store import StoreError
 
     refused = []
 
@@ -205,7 +205,7 @@ def test_a_refused_history_write_does_not_stop_training(small_mnist, monkeypatch
 
 
 def test_each_epoch_records_its_seconds_and_the_live_chart_stays_light(small_mnist):
-    from mnist_core import charts
+    from mnist_core.views import charts
 
     result = train(TrainConfig.from_preset("fast", epochs=2, limit=600, seed=0), small_mnist)
     assert [h["epoch"] for h in result.history] == [1, 2]
@@ -221,9 +221,9 @@ def test_each_epoch_records_its_seconds_and_the_live_chart_stays_light(small_mni
 def test_cheap_steps_run_in_groups_and_the_live_curve_keeps_its_place(small_mnist):
     """`fast` runs 8 training steps per call into TensorFlow (a `best` step, 1): the curve then
     has a point per group, each at the run's batch count, so the x axis still reads epochs."""
-    from mnist_core import charts
-    from mnist_core.presets import get_preset
-    from mnist_core.training import steps_per_execution
+    from mnist_core.views import charts
+    from mnist_core.training.presets import get_preset
+    from mnist_core.training.loop import steps_per_execution
 
     assert steps_per_execution(get_preset("fast").config.spec, 128) == 8
     assert steps_per_execution(get_preset("best").config.spec, 128) == 1
@@ -241,9 +241,9 @@ def test_cheap_steps_run_in_groups_and_the_live_curve_keeps_its_place(small_mnis
 def test_training_pipelines_run_without_the_autotuner():
     """With tf.data's autotuner on, about every other epoch began with a 1-2 s stall
     (bench/epoch_gaps.py); every training pipeline turns it off."""
-    from mnist_core.config import Augmentation
-    from mnist_core.finetune import _weighted_pipeline
-    from mnist_core.training import augmenter, _pipeline
+    from mnist_core.training.config import Augmentation
+    from mnist_core.jobs.finetune import _weighted_pipeline
+    from mnist_core.training.loop import augmenter, _pipeline
 
     x = np.zeros((8, 28, 28, 1), np.float32)
     y = np.arange(8) % 10
@@ -258,7 +258,7 @@ def test_training_pipelines_run_without_the_autotuner():
 
 
 def test_an_earlier_epoch_must_be_clearly_better_to_replace_the_final_weights():
-    from mnist_core.callbacks import clearly_better
+    from mnist_core.training.callbacks import clearly_better
 
     # 6,000 validation images at 99.4%: one standard error is 0.1%, about 6 images.
     assert not clearly_better(0.9945, 0.9940, 6000)      # 3 images ahead: noise
@@ -271,7 +271,7 @@ def test_an_earlier_epoch_must_be_clearly_better_to_replace_the_final_weights():
 @pytest.mark.parametrize("earlier_clearly_better", [False, True])
 def test_a_finished_run_keeps_its_final_weights_unless_an_earlier_epoch_is_clearly_better(
         small_mnist, monkeypatch, earlier_clearly_better):
-    import mnist_core.callbacks as callbacks
+    import mnist_core.training.callbacks as callbacks
 
     seen = {}
 

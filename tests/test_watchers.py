@@ -1,7 +1,7 @@
 """The live view's pace: how many browsers watch, and how often each refreshes."""
 import pytest
 
-from mnist_core.watchers import PageWatchers, live_refresh_seconds
+from mnist_core.classroom.watchers import PageWatchers, live_refresh_seconds
 
 
 @pytest.mark.parametrize("watchers, seconds", [(0, 2), (1, 2), (10, 2), (11, 3), (15, 3),

@@ -83,7 +83,7 @@ def running_app(home: Path, **env: str | None):
     port = _free_port()
     # Every browser of a test runs on this machine; each context says which device it plays
     # in X-Forwarded-For (as_device), which the server believes from loopback only, as it
-    # would from a reverse proxy there (mnist_core.devices).
+    # would from a reverse proxy there (mnist_core.lab.devices).
     environment = dict(os.environ, MNIST_LAB_HOME=str(home), PYTHONUNBUFFERED="1",
                        MNIST_LAB_TRAINING="process", MNIST_LAB_TRUSTED_PROXIES="127.0.0.1")
     for name, value in env.items():

@@ -64,8 +64,8 @@ def stored_drawing(home, drawing_id: int) -> tuple[int, np.ndarray] | None:
 
 def network_input(strokes) -> np.ndarray:
     """The 28x28 image the server makes of `strokes` at the default pen size (20 px)."""
-    from mnist_core.preprocess import to_mnist
-    from mnist_core.strokes import render_strokes, stroke_width_fraction
+    from mnist_core.drawing.preprocess import to_mnist
+    from mnist_core.drawing.strokes import render_strokes, stroke_width_fraction
 
     return to_mnist(render_strokes(strokes, stroke_width_fraction(20))).image
 

@@ -23,7 +23,7 @@ def class_server(tmp_path_factory, browser):
 
 def test_saved_drawings_appear_without_a_reload_and_a_teacher_deletes_one(new_page,
                                                                            class_server):
-    from mnist_core.store import RunStore
+    from mnist_core.lab.store import RunStore
 
     base, home = class_server
     store = RunStore(home)
@@ -72,7 +72,7 @@ def open_delete_tools(page) -> None:
 def test_a_teacher_deletes_many_drawings_at_once_and_undoes_it(new_page, class_server):
     """Select tiles on the wall and delete them; delete those of the last minutes; each
     deletion undone puts the tiles back."""
-    from mnist_core.store import RunStore
+    from mnist_core.lab.store import RunStore
 
     base, home = class_server
     store = RunStore(home)

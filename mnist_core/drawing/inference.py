@@ -1,0 +1,109 @@
+"""Classifying one drawing at a time, fast and from many threads at once.
+
+One `Predictor` per loaded model is shared by every browser session of a server. Its compiled
+functions have a fixed input signature, so TensorFlow traces them once and every later call
+is a plain graph execution, which is safe to run concurrently.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from mnist_core.data.mnist import NUM_CLASSES, float_images
+from mnist_core.drawing.preprocess import Prepared, to_mnist
+
+if TYPE_CHECKING:
+    from mnist_core.drawing.inside import InsideNetwork, InsideView
+
+
+#: Images per forward pass when many are classified at once (the 10,000 test images for
+#: Analyze, a Kaggle CSV, the class's drawings). A pass holds every layer's output for all of
+#: its images (the bundled model's first convolution alone: 100 KB an image), and the server
+#: keeps about that much afterwards: the test set in one pass left it 2 GB larger, in passes
+#: of 128 images 32 MB (256: 71 MB), and scoring it took as long (docs/benchmarks.md).
+BATCH_SIZE = 128
+
+
+@dataclass(frozen=True)
+class Prediction:
+    prepared: Prepared                      # the 28x28 image the network saw (or empty)
+    probabilities: np.ndarray | None        # (10,) float32
+    saliency: np.ndarray | None             # (28, 28) in [0, 1]: pixels that drove the answer
+
+    @property
+    def digit(self) -> int | None:
+        return None if self.probabilities is None else int(self.probabilities.argmax())
+
+    @property
+    def confidence(self) -> float | None:
+        return None if self.probabilities is None else float(self.probabilities.max())
+
+
+class Predictor:
+    def __init__(self, model) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        spec = tf.TensorSpec((None, 28, 28, 1), tf.float32)
+        self._probabilities = tf.function(lambda x: model(x, training=False),
+                                          input_signature=[spec], autograph=False)
+
+        @tf.function(input_signature=[spec], autograph=False)
+        def saliency(x):
+            # Gradient of the winning class' probability with respect to each input pixel.
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                probs = model(x, training=False)
+                top = tf.reduce_max(probs, axis=1)
+            return probs, tape.gradient(top, x)
+
+        self._saliency = saliency
+        self._inside: InsideNetwork | None = None   # built on first use (see `inside`)
+        self._inside_lock = threading.Lock()
+
+    def probabilities(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
+        """(N, 28, 28, 1) floats in [0, 1], or uint8 pixels 0-255 -> (N, 10), `batch_size`
+        images per forward pass (see BATCH_SIZE)."""
+        images = np.asarray(images)
+        if len(images) == 0:     # (the model's batch norm refuses an empty batch)
+            return np.zeros((0, NUM_CLASSES), np.float32)
+        parts = [self._probabilities(float_images(images[start:start + batch_size])).numpy()
+                 for start in range(0, len(images), batch_size)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def classify(self, image: np.ndarray, with_saliency: bool = True) -> Prediction:
+        """Any canvas/image array -> the prediction, or an empty result if nothing is drawn."""
+        prepared = to_mnist(image)
+        if prepared.empty:
+            return Prediction(prepared, None, None)
+        if not with_saliency:
+            return Prediction(prepared, self.probabilities(prepared.batch())[0], None)
+        probs, grad = self._saliency(prepared.batch())
+        # Raw gradients are speckled; a light blur shows regions rather than single pixels.
+        heat = cv2.GaussianBlur(np.abs(grad.numpy()[0, :, :, 0]), (3, 3), 0.8)
+        heat = heat / heat.max() if heat.max() > 0 else heat
+        return Prediction(prepared, probs.numpy()[0], heat.astype(np.float32))
+
+    def inside(self, prepared: Prepared) -> InsideView | None:
+        """Every layer's output for a drawing (`mnist_core.drawing.inside.InsideView`), or None for an
+        empty one. The forward pass that gives them is built once per predictor, on first use
+        (most sessions never open the Inside page), and shared by every session."""
+        if prepared.empty:
+            return None
+        with self._inside_lock:  # one build, however many sessions ask at once
+            if self._inside is None:
+                from mnist_core.drawing.inside import InsideNetwork
+
+                self._inside = InsideNetwork(self.model)
+        return self._inside.view(prepared)
+
+    def feature_maps(self, prepared: Prepared) -> np.ndarray | None:
+        """The first convolution's outputs (H, W, channels) for a drawing, or None."""
+        view = self.inside(prepared)
+        if view is None or view.kernels is None:
+            return None
+        return next(la.values for la in view.layers if la.name == view.kernels.layer_name)
