@@ -28,7 +28,6 @@ medians (goal: >= 0.95). Loopback only; the server is stopped at the end.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -38,17 +37,12 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+import harness
+from harness import ROOT, cpu_seconds, tree_cpu_seconds
+from harness_browser import FLAGS, Answer, browser_priority, record_sent, renice_browsers
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import (FLAGS, Answer, browser_priority, cpu_seconds,  # noqa: E402
-                  renice_browsers, start_server, tree_cpu_seconds)
-
-from mnist_core.lab.store import RunStore  # noqa: E402
+from mnist_core.lab.store import RunStore
 
 MNIST_IMAGES = 60_000
 LIVE_REFRESH_SECONDS = 2.0   # the live view's refresh until the server asks for another
@@ -185,25 +179,33 @@ def speeds(record) -> dict:
             else float("nan"), "run": record}
 
 
-def cli_round(epochs: int | None) -> dict:
-    home = tempfile.mkdtemp(prefix="mnist-cli-")
-    command = [sys.executable, "-m", "mnist_core", "train", "--preset", "fast", "--json"]
-    if epochs:
-        command += ["--epochs", str(epochs)]
-    proc = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, MNIST_LAB_HOME=home),
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    sampler = CpuSampler(proc.pid)
-    out, _ = proc.communicate(timeout=600)
-    sampler.stop()
-    if proc.returncode != 0:
-        raise RuntimeError(f"the CLI failed ({proc.returncode}): {out}")
-    record = RunStore(home).get_run(json.loads(out)["run_id"])
+def cli_round(epochs: int | None, limit: int | None = None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="mnist-cli-") as home:
+        command = [sys.executable, "-m", "mnist_core", "train", "--preset", "fast", "--json"]
+        if epochs:
+            command += ["--epochs", str(epochs)]
+        if limit:
+            command += ["--limit", str(limit)]
+        proc = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, MNIST_LAB_HOME=home),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        sampler = CpuSampler(proc.pid)
+        out, _ = proc.communicate(timeout=600)
+        sampler.stop()
+        if proc.returncode != 0:
+            raise RuntimeError(f"the CLI failed ({proc.returncode}): {out}")
+        record = RunStore(home).get_run(json.loads(out)["run_id"])
     return speeds(record) | dict(zip(("cores", "machine", "alone"),
                                      sampler.cores(record.created_at, record.finished_at)))
 
 
-def set_epochs(teacher, epochs: int | None) -> None:
-    """Type the epochs into the Train page's form (None: the preset's own)."""
+def set_epochs(teacher, epochs: int | None, fewest_images: bool = False) -> None:
+    """Type the epochs into the Train page's form (None: the preset's own); `fewest_images`
+    (a dry run) also moves the training images to the slider's minimum, as the CLI's
+    `--limit SMALLEST_LIMIT` does."""
+    if fewest_images:
+        slider = teacher.get_by_role("slider", name="Training images")
+        slider.focus()
+        teacher.keyboard.press("Home")
     if epochs:
         field = teacher.get_by_role("spinbutton", name="Epochs")
         field.fill(str(epochs))
@@ -221,7 +223,8 @@ def wait_for_the_run_to_end(store: RunStore, before, seconds: float) -> None:
 
 
 def app_round(pages, server_pid: int, home: str, epochs: int | None, base: str,
-              watchers: int, replayed: tuple[bytes, bytes] | None = None) -> dict:
+              watchers: int, replayed: tuple[bytes, bytes] | None = None,
+              fewest_images: bool = False) -> dict:
     """One run in the app. With `replayed` (a watcher's messages, from `capture_a_watcher`)
     only the teacher's page opens, presses Start and leaves once the run shows; the watchers
     are WebSocket sessions, so no browser renders anything here while the run is measured."""
@@ -230,7 +233,7 @@ def app_round(pages, server_pid: int, home: str, epochs: int | None, base: str,
     for page in pages:
         page.goto(f"{base}/Train")
         page.get_by_role("button", name="Start training").wait_for()
-    set_epochs(teacher, epochs)
+    set_epochs(teacher, epochs, fewest_images)
     store = RunStore(home)
     before = store.latest_run()
     sampler = CpuSampler(server_pid)
@@ -298,8 +301,12 @@ def messages_of_a_watcher(page, base: str) -> tuple[bytes, bytes]:
             page.wait_for_timeout(200)
 
 
+#: The Train page's slider minimum (Home key): the CLI's `--limit` in a dry run, same config.
+SMALLEST_LIMIT = 1000
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__, browser=True)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs per run (default: the fast preset's own)")
@@ -316,33 +323,36 @@ def main() -> None:
     parser.add_argument("--replayed-watchers", action="store_true",
                         help="the watchers are WebSocket sessions replaying a real browser's "
                              "messages: the server serves them in full, nothing renders here")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     if not all(0 <= n <= (100 if args.replayed_watchers else 2) for n in args.watchers):
         parser.error("--watchers: 0-2 browsers (two Chromium pages), or up to 100 replayed")
-    home = tempfile.mkdtemp(prefix="mnist-app-")
-    proc, base, _ = start_server(home)
+    # One round on the slider's fewest images each side, watched (by at most 2): 6 epochs, so
+    # that the run stays "running" over a few of the page's 2 s refreshes (1 can end unseen).
+    harness.shrink(args, rounds=1, epochs=6, watchers=[min(max(args.watchers), 2)])
+    limit = SMALLEST_LIMIT if args.dry_run else None
+    harness.need_chromium(args)
     apps = {("app" if len(args.watchers) == 1 else f"app, {n} watching"): n
             for n in args.watchers}
     results = {"CLI": []} | {side: [] for side in apps}
-    try:
+    from playwright.sync_api import sync_playwright
+
+    with harness.Report(args) as report, harness.Server(prefix="mnist-app-") as server:
+        proc, home, base = server.proc, server.home, server.base
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, args=FLAGS)
             pages = [browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
                      for _ in range(2)]
             for page in pages:
                 page.set_default_timeout(120_000)
-                page.sent = []   # every message the page sends the server (BackMsg protobufs)
-                page.on("websocket", lambda ws, page=page: ws.on(
-                    "framesent", lambda frame: page.sent.append(frame)))
+                record_sent(page)
             who = ("replayed WebSocket session(s)" if args.replayed_watchers else
                    f"browser(s) at niceness {args.browser_nice}")
-            print(f"{'/'.join(map(str, args.watchers))} {who} watching the app's live charts; "
-                  f"training in a {os.environ.get('MNIST_LAB_TRAINING', 'process')}")
-            print("| round | side | epoch seconds | img/s, all epochs | img/s, epochs 2+ | "
-                  "run seconds | cores busy: process tree / main process / machine | "
-                  "test accuracy |")
-            print("|---|---|---|---|---|---|---|---|", flush=True)
+            report.say(f"{'/'.join(map(str, args.watchers))} {who} watching the app's live "
+                       f"charts; training in a {os.environ.get('MNIST_LAB_TRAINING', 'process')}")
+            table = report.table("rounds", [
+                "round", "side", "epoch seconds", "img/s, all epochs", "img/s, epochs 2+",
+                "run seconds", "cores busy: process tree / main process / machine",
+                "test accuracy"])
             replayed = (capture_a_watcher(pages, home, base, args.epochs)
                         if args.replayed_watchers else None)
             bench_start = (time.monotonic(), cpu_seconds(os.getpid()))
@@ -351,53 +361,56 @@ def main() -> None:
                 order = sides[r % len(sides):] + sides[:r % len(sides)]   # each goes first in turn
                 for side in order:
                     renice_browsers(args.browser_nice)
-                    res = cli_round(args.epochs) if side == "CLI" else \
+                    res = cli_round(args.epochs, limit) if side == "CLI" else \
                         app_round(pages, proc.pid, home, args.epochs, base, apps[side],
-                                  replayed)
+                                  replayed, fewest_images=limit is not None)
                     results[side].append(res)
                     run = res["run"]
-                    print(f"| {r + 1} | {side} | {', '.join(f'{s:.1f}' for s in res['epochs'])}"
-                          f" | {res['all']:,.0f} | {res['steady']:,.0f} | {run.seconds:.1f} | "
-                          f"{res['cores']:.2f} / {res['alone']:.2f} / {res['machine']:.2f} | "
-                          f"{100 * run.test_accuracy:.2f}% |", flush=True)
+                    table.row(r + 1, side, ", ".join(f"{s:.1f}" for s in res["epochs"]),
+                              f"{res['all']:,.0f}", f"{res['steady']:,.0f}", f"{run.seconds:.1f}",
+                              f"{res['cores']:.2f} / {res['alone']:.2f} / {res['machine']:.2f}",
+                              f"{100 * run.test_accuracy:.2f}%",
+                              **{k: v for k, v in res.items() if k != "run"})
                     if res.get("refreshes"):
-                        print(f"(the replayed watchers got {res['refreshes']} live-view "
-                              f"refreshes, median {1000 * res['refresh_p50']:.0f} ms each, "
-                              f"every {'/'.join(f'{i:g}' for i in res['intervals'])} s)",
-                              flush=True)
+                        report.say(f"(the replayed watchers got {res['refreshes']} live-view "
+                                   f"refreshes, median {1000 * res['refresh_p50']:.0f} ms each, "
+                                   f"every {'/'.join(f'{i:g}' for i in res['intervals'])} s)")
             bench_cores = ((cpu_seconds(os.getpid()) - bench_start[1])
                            / (time.monotonic() - bench_start[0]))
             browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    configs = {json.dumps(r["run"].config, sort_keys=True) for side in results.values()
-               for r in side}
-    if len(configs) != 1:
-        print("warning: the CLI's and the app's runs had different configs")
-    med = {side: {k: statistics.median(r[k] for r in rs)
-                  for k in ("all", "steady", "cores", "alone", "machine")}
-           for side, rs in results.items()}
-    print()
-    print("| median | img/s, all epochs | img/s, epochs 2+ | cores busy: process tree / main "
-          "process / machine |")
-    print("|---|---|---|---|")
-    for side, m in med.items():
-        print(f"| {side} | {m['all']:,.0f} | {m['steady']:,.0f} | {m['cores']:.2f} / "
-              f"{m['alone']:.2f} / {m['machine']:.2f} |")
-    for side in apps:
-        print(f"| {side} / CLI | **{med[side]['all'] / med['CLI']['all']:.3f}** | "
-              f"**{med[side]['steady'] / med['CLI']['steady']:.3f}** | |")
-    # The same from every epoch of every round pooled, by its median (robust to the odd epoch
-    # that a neighbour on the machine slowed down).
-    pooled = {side: statistics.median([s for r in rs for s in r["epochs"][1:]] or [math.nan])
-              for side, rs in results.items()}
-    print(f"\nmedian epoch (epochs 2+, all rounds pooled): CLI {pooled['CLI']:.2f} s" +
-          "".join(f", {side} {pooled[side]:.2f} s ({side} / CLI speed = "
-                  f"{pooled['CLI'] / pooled[side]:.3f})" for side in apps))
-    print(f"\nthe bench itself (Playwright, replayed watchers, sampling): {bench_cores:.3f} "
-          "cores over the rounds")
-    print(f"\nsame config on both sides: {len(configs) == 1} (goal: app/CLI >= 0.95)")
+        server.stop()
+        configs = {json.dumps(r["run"].config, sort_keys=True) for side in results.values()
+                   for r in side}
+        if len(configs) != 1:
+            report.say("warning: the CLI's and the app's runs had different configs")
+        med = {side: {k: statistics.median(r[k] for r in rs)
+                      for k in ("all", "steady", "cores", "alone", "machine")}
+               for side, rs in results.items()}
+        report.say()
+        medians = report.table("medians", [
+            "median", "img/s, all epochs", "img/s, epochs 2+",
+            "cores busy: process tree / main process / machine"])
+        for side, m in med.items():
+            medians.row(side, f"{m['all']:,.0f}", f"{m['steady']:,.0f}",
+                        f"{m['cores']:.2f} / {m['alone']:.2f} / {m['machine']:.2f}", **m)
+        for side in apps:
+            ratio = {k: med[side][k] / med["CLI"][k] for k in ("all", "steady")}
+            medians.row(f"{side} / CLI", f"**{ratio['all']:.3f}**", f"**{ratio['steady']:.3f}**",
+                        "", **ratio)
+        # The same from every epoch of every round pooled, by its median (robust to the odd
+        # epoch that a neighbour on the machine slowed down).
+        pooled = {side: statistics.median([s for r in rs for s in r["epochs"][1:]] or [math.nan])
+                  for side, rs in results.items()}
+        report.say()
+        report.say(f"median epoch (epochs 2+, all rounds pooled): CLI {pooled['CLI']:.2f} s" +
+                   "".join(f", {side} {pooled[side]:.2f} s ({side} / CLI speed = "
+                           f"{pooled['CLI'] / pooled[side]:.3f})" for side in apps),
+                   pooled_epoch_s=pooled)
+        report.say()
+        report.say(f"the bench itself (Playwright, replayed watchers, sampling): "
+                   f"{bench_cores:.3f} cores over the rounds", bench_cores=bench_cores)
+        report.say()
+        report.say(f"same config on both sides: {len(configs) == 1} (goal: app/CLI >= 0.95)")
 
 
 if __name__ == "__main__":

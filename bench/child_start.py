@@ -11,34 +11,35 @@ page had not been opened; `--prepare` starts it first, as that page does.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import tempfile
 import time
 import types
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import harness
 
 
-def one_run(config, data, home: str) -> dict[str, float]:
+def one_run(config, data, home: str, last_batch: int = 50) -> dict[str, float]:
     from mnist_core.jobs.child_training import ProcessTrainingJob
     from mnist_core.lab.store import RunStore
 
     marks: dict[str, float] = {}
     started = time.monotonic()
     job = ProcessTrainingJob(config, data, RunStore(home)).start()
-    while "batch 50" not in marks:
+    last = f"batch {last_batch}"
+    while last not in marks:
         snap, now = job.snapshot(), time.monotonic() - started
         for name, reached in (("child exists", job.pid is not None),
                               ("run recorded", snap.run_id is not None),
                               ("begin", snap.epochs > 0), ("first batch", snap.batch >= 1),
-                              ("batch 50", snap.batch >= 50)):
+                              (last, snap.batch >= last_batch)):
             if reached and name not in marks:
                 marks[name] = now
         if snap.status == "failed":
             raise SystemExit(f"training failed: {snap.error}")
+        if snap.status in ("done", "stopped") and last not in marks:
+            raise SystemExit(f"the run ended ({snap.status}) before {last}")
         time.sleep(0.005)
     job.stop()
     job.join(120)
@@ -46,27 +47,33 @@ def one_run(config, data, home: str) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--prepare", action="store_true",
                         help="start the fork server first and wait 20 s, as the Train page does")
     args = parser.parse_args()
+    args.last_batch, args.limit, args.wait = 50, None, 20
+    # One run to its 5th batch on 2,000 images (the fork server, if --prepare, waited for 2 s).
+    harness.shrink(args, runs=1, last_batch=5, limit=2000, wait=2)
 
     from mnist_core.data.mnist import load_mnist
+    from mnist_core.jobs.child_training import ProcessTrainingJob
     from mnist_core.jobs.registry import JobRegistry
     from mnist_core.training.presets import get_preset
 
     data = load_mnist()
-    config = dataclasses.replace(get_preset(args.preset).config, epochs=1)
+    config = dataclasses.replace(get_preset(args.preset).config, epochs=1, limit=args.limit)
     sys.modules["__main__"] = types.ModuleType("__main__")   # as in a Streamlit server
     if args.prepare:
-        JobRegistry(child_process=True).prepare()
-        time.sleep(20)
-    for run in range(args.runs):
-        marks = one_run(config, data, tempfile.mkdtemp(prefix="mnist-child-"))
-        print(f"run {run + 1}: " + ", ".join(f"{k} {v:.2f} s" for k, v in marks.items()),
-              flush=True)
+        JobRegistry(ProcessTrainingJob).prepare()
+        time.sleep(args.wait)
+    with harness.Report(args) as report:
+        for run in range(args.runs):
+            with tempfile.TemporaryDirectory(prefix="mnist-child-") as home:
+                marks = one_run(config, data, home, args.last_batch)
+            report.say(f"run {run + 1}: " + ", ".join(f"{k} {v:.2f} s" for k, v in marks.items()),
+                       run=run + 1, **{k.replace(" ", "_") + "_s": v for k, v in marks.items()})
 
 
 if __name__ == "__main__":

@@ -16,35 +16,31 @@ must classify those itself), then times:
 """
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import harness
+from harness import ROOT
 
 
-def timed(fn, repeat: int) -> tuple[float, float]:
-    """(median, max) seconds of `repeat` calls."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), max(times)
+def timed(fn, repeat: int) -> harness.Spread:
+    return harness.percentiles(harness.timed(fn, repeat))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args()
-    os.environ["MNIST_LAB_HOME"] = tempfile.mkdtemp(prefix="class-wall-bench-")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    harness.shrink(args, n=100, repeat=1)
+    with tempfile.TemporaryDirectory(prefix="class-wall-bench-") as home, \
+            harness.Report(args) as report:
+        os.environ["MNIST_LAB_HOME"] = home
+        measure(args, report)
+
+
+def measure(args, report: harness.Report) -> None:
 
     from mnist_core.quiet import import_tensorflow_quietly
 
@@ -70,35 +66,39 @@ def main() -> None:
         store.add_drawing(data.x_test[i, :, :, 0], int(data.y_test[i]),
                           int(answers[i]) if known else None, "bundled" if known else None)
     fill = time.perf_counter() - t0
-    print(f"{n:,} drawings saved in {fill:.1f} s ({1000 * fill / n:.2f} ms per save)")
+    report.say(f"{n:,} drawings saved in {fill:.1f} s ({1000 * fill / n:.2f} ms per save)",
+               saved=n, seconds=fill)
 
-    def report(name: str, stats: tuple[float, float]) -> None:
-        print(f"  {name:44s} median {1000 * stats[0]:7.1f} ms   max {1000 * stats[1]:7.1f} ms")
+    def show(name: str, spread: harness.Spread) -> None:
+        ms = spread.scaled(1000)
+        report.say(f"  {name:44s} median {ms.p50:7.1f} ms   max {ms.max:7.1f} ms", step=name,
+                   ms=ms)
 
-    print("store")
-    report("drawing_index (ids + labels)", timed(store.drawing_index, args.repeat))
-    report("list_drawings (one page of 60)", timed(lambda: store.list_drawings(limit=60),
+    report.say("store")
+    show("drawing_index (ids + labels)", timed(store.drawing_index, args.repeat))
+    show("list_drawings (one page of 60)", timed(lambda: store.list_drawings(limit=60),
                                                    args.repeat))
-    report("label_counts", timed(store.label_counts, args.repeat))
+    show("label_counts", timed(store.label_counts, args.repeat))
 
-    print("class_set.wall_view")
+    report.say("class_set.wall_view")
     cache = class_set.PredictionCache()
     t0 = time.perf_counter()
     view = class_set.wall_view(store, cache, "bundled", predictor.probabilities, budget=None)
     cold = time.perf_counter() - t0
-    report(f"cold (classifies {n - (n + 1) // 2:,} drawings)", (cold, cold))
-    report("warm (each 2 s refresh)", timed(lambda: class_set.wall_view(
+    show(f"cold (classifies {n - (n + 1) // 2:,} drawings)", harness.percentiles([cold]))
+    show("warm (each 2 s refresh)", timed(lambda: class_set.wall_view(
         store, cache, "bundled", predictor.probabilities), args.repeat))
-    report("warm, wrong only", timed(lambda: class_set.wall_view(
+    show("warm, wrong only", timed(lambda: class_set.wall_view(
         store, cache, "bundled", predictor.probabilities, wrong_only=True), args.repeat))
-    print(f"  accuracy of the bundled model on the class set: {100 * view.accuracy:.2f}%")
+    report.say(f"  accuracy of the bundled model on the class set: {100 * view.accuracy:.2f}%",
+               accuracy=view.accuracy)
 
-    print("Class page through AppTest (bundled model loaded, as on a running server)")
+    report.say("Class page through AppTest (bundled model loaded, as on a running server)")
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
     at.run()                       # the Home page starts the model's background load
-    import app_state
+    from ui import resources
 
-    app_state.model_cache().warm_up_in_background("bundled").join()
+    resources.model_cache().warm_up_in_background("bundled").join()
     first, filling = [], True
     at.switch_page("pages/4_Class.py")
     while filling:                 # each refresh classifies at most 1,024 new drawings
@@ -108,11 +108,11 @@ def main() -> None:
         assert not at.exception, at.exception
         filling = any(c.value.startswith(":material/hourglass_top:") for c in at.caption)
     assert len(at.get("image")) == 60, len(at.get("image"))
-    print(f"  first renders until every drawing is read: "
-          f"{', '.join(f'{1000 * t:.0f}' for t in first)} ms")
-    report("later render (all of the page)", timed(at.run, args.repeat))
+    report.say(f"  first renders until every drawing is read: "
+               f"{', '.join(f'{1000 * t:.0f}' for t in first)} ms", first_renders_s=first)
+    show("later render (all of the page)", timed(at.run, args.repeat))
     at.toggle(key="class_wrong_only").set_value(True).run()
-    report("later render, wrong only", timed(at.run, args.repeat))
+    show("later render, wrong only", timed(at.run, args.repeat))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
                                                          [--size-mb 14.6] [--settle 150]
 
 Starts `streamlit run streamlit_app.py` on a free loopback port with its own temporary lab
-home (bench/load.py's server), opens the Draw page in Debian's Chromium (the student), and
+home (the harness's server), opens the Draw page in Debian's Chromium (the student), and
 records the messages that page sends. Then `--attackers` browser-less clients, with no teacher
 key, do what the issue's probe did for `--seconds`: each opens a new session (Streamlit's
 WebSocket, the very opening message a browser sends), sends the Draw page's drawing message
@@ -23,30 +23,14 @@ browser comes back). Loopback only, bounded in time; the server is stopped at th
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from playwright.async_api import async_playwright
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-from load import (FLAGS, cpu_seconds, draw_and_wait, drawing_message,  # noqa: E402
-                  open_draw_page, start_server)
-
-
-def pss_mb(pid: int) -> float:
-    """Proportional set size: the process's own pages, and its share of shared ones."""
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+import harness
+from harness_browser import (FLAGS, draw_and_wait, drawing_message, open_draw_page,
+                             script_finished)
+from ui.patches import MAX_MESSAGE_BYTES  # noqa: E402  (harness has put the repo root on sys.path)
 
 
 def canvas_payload(kind: str, size_mb: float) -> str:
@@ -91,11 +75,11 @@ class Attacker:
                 async with websockets.connect(self.url, subprotocols=["streamlit"],
                                               max_size=None, open_timeout=30) as ws:
                     await ws.send(self.opening)   # the page opens, as in a browser
-                    while not _finished(await asyncio.wait_for(ws.recv(), timeout=30)):
+                    while not script_finished(await asyncio.wait_for(ws.recv(), timeout=30)):
                         pass
                     await ws.send(self.hostile)
                     self.sent += 1
-                    while not _finished(await asyncio.wait_for(ws.recv(), timeout=30)):
+                    while not script_finished(await asyncio.wait_for(ws.recv(), timeout=30)):
                         pass
                     self.answered += 1
             except (websockets.ConnectionClosed, OSError, asyncio.TimeoutError):
@@ -103,17 +87,9 @@ class Attacker:
                 await asyncio.sleep(0.05)
 
 
-def _finished(frame: bytes) -> bool:
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    reply = ForwardMsg()
-    reply.ParseFromString(frame)
-    return reply.WhichOneof("type") == "script_finished"
-
-
 async def sample_memory(pid: int, samples: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
-        samples.append(pss_mb(pid))
+        samples.append(harness.memory_mb(pid))
         await asyncio.sleep(0.5)
 
 
@@ -127,72 +103,76 @@ async def student(page, until: float) -> list[float]:
     return seconds
 
 
-def p95(values: list[float]) -> float:
-    return (statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1
-            else values[0])
+async def run(args, report: harness.Report) -> None:
+    from playwright.async_api import async_playwright
 
-
-async def run(args) -> None:
-    server, base, _ = start_server(tempfile.mkdtemp(prefix="mnist-flood-"))
-    try:
+    with harness.Server(prefix="mnist-flood-") as server:
         async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-            page = await open_draw_page(browser, base)
-            for _ in range(3):  # warm: the model loaded, the page's charts drawn once
+            browser = await p.chromium.launch(executable_path=args.chromium, args=FLAGS)
+            page = await open_draw_page(browser, server.base)
+            for _ in range(args.warm):  # warm: the model loaded, the page's charts drawn once
                 await draw_and_wait(page)
-            quiet = await student(page, time.monotonic() + 10)
+            quiet = harness.percentiles(await student(page, time.monotonic() + args.quiet),
+                                        1000)
             opening, drawing = page.sent[0], drawing_message(page.sent)
             size = args.size_mb if args.payload != "largest" else args.limit_mb * 0.95
             hostile = hostile_message(drawing, canvas_payload(args.payload, size))
-            before = pss_mb(server.pid)
-            print(f"payload: {args.payload}, message {len(hostile) / 1e6:.2f} MB (a real "
-                  f"drawing's: {len(drawing) / 1e3:.1f} kB); {args.attackers} attackers for "
-                  f"{args.seconds:g} s")
-            print(f"student alone: mouse-up → prediction p50 {statistics.median(quiet) * 1e3:.0f}"
-                  f" ms, p95 {p95(quiet) * 1e3:.0f} ms ({len(quiet)} drawings); server PSS "
-                  f"{before:.0f} MB")
+            before = harness.memory_mb(server.pid)
+            report.say(f"payload: {args.payload}, message {len(hostile) / 1e6:.2f} MB (a real "
+                       f"drawing's: {len(drawing) / 1e3:.1f} kB); {args.attackers} attackers "
+                       f"for {args.seconds:g} s")
+            report.say(f"student alone: mouse-up → prediction p50 {quiet.p50:.0f} ms, p95 "
+                       f"{quiet.p95:.0f} ms ({quiet.n} drawings); server PSS {before:.0f} MB",
+                       quiet_ms=quiet, pss_mb=before)
             samples: list[float] = []
             stop = asyncio.Event()
             sampler = asyncio.create_task(sample_memory(server.pid, samples, stop))
             until = time.monotonic() + args.seconds
-            cpu = cpu_seconds(server.pid)
-            attackers = [Attacker(base, opening, hostile) for _ in range(args.attackers)]
+            cpu = harness.cpu_seconds(server.pid)
+            attackers = [Attacker(server.base, opening, hostile) for _ in range(args.attackers)]
             results = await asyncio.gather(student(page, until),
                                            *(a.run(until) for a in attackers))
-            cores = (cpu_seconds(server.pid) - cpu) / args.seconds
-            during = results[0]
-            after_flood = pss_mb(server.pid)
+            cores = (harness.cpu_seconds(server.pid) - cpu) / args.seconds
+            during = harness.percentiles(results[0], 1000)
+            after_flood = harness.memory_mb(server.pid)
             await asyncio.sleep(args.settle)
             stop.set()
             await sampler
-            settled = pss_mb(server.pid)
-            print(f"attackers: {sum(a.sent for a in attackers)} hostile messages sent, "
-                  f"{sum(a.answered for a in attackers)} answered, "
-                  f"{sum(a.closed for a in attackers)} connections closed by the server")
-            print(f"student under flood: p50 {statistics.median(during) * 1e3:.0f} ms, p95 "
-                  f"{p95(during) * 1e3:.0f} ms, max {max(during) * 1e3:.0f} ms "
-                  f"({len(during)} drawings); server busy {cores:.2f} cores")
-            print(f"server PSS: before {before:.0f} MB, peak {max(samples):.0f} MB "
-                  f"(+{max(samples) - before:.0f}), at the end of the flood {after_flood:.0f} MB,"
-                  f" {args.settle:g} s later {settled:.0f} MB ({settled - before:+.0f})")
+            settled = harness.memory_mb(server.pid)
+            sent, answered = sum(a.sent for a in attackers), sum(a.answered for a in attackers)
+            closed = sum(a.closed for a in attackers)
+            report.say(f"attackers: {sent} hostile messages sent, {answered} answered, "
+                       f"{closed} connections closed by the server", sent=sent,
+                       answered=answered, closed=closed)
+            report.say(f"student under flood: p50 {during.p50:.0f} ms, p95 {during.p95:.0f} ms, "
+                       f"max {during.max:.0f} ms ({during.n} drawings); server busy "
+                       f"{cores:.2f} cores", flood_ms=during, server_cores=cores)
+            peak = max(samples)
+            report.say(f"server PSS: before {before:.0f} MB, peak {peak:.0f} MB "
+                       f"(+{peak - before:.0f}), at the end of the flood {after_flood:.0f} MB,"
+                       f" {args.settle:g} s later {settled:.0f} MB ({settled - before:+.0f})",
+                       before_mb=before, peak_mb=peak, end_mb=after_flood, settled_mb=settled)
             await browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__, browser=True)
     parser.add_argument("--attackers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--payload", choices=["oversized", "largest", "nested"],
                         default="oversized")
     parser.add_argument("--size-mb", type=float, default=14.6)
-    parser.add_argument("--limit-mb", type=float, default=1.0,
-                        help="the server's inbound message limit, for --payload largest")
+    parser.add_argument("--limit-mb", type=float, default=MAX_MESSAGE_BYTES / 2 ** 20,
+                        help="the server's inbound message limit, for --payload largest "
+                             "(default: ui.patches.MAX_MESSAGE_BYTES)")
     parser.add_argument("--settle", type=float, default=150,
                         help="seconds to wait after the flood before reading memory again")
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    args.warm, args.quiet = 3, 10     # drawings to warm up; seconds of the student alone
+    harness.shrink(args, attackers=1, seconds=3.0, size_mb=2.0, settle=0.5, warm=1, quiet=2)
+    harness.need_chromium(args)
+    with harness.Report(args) as report:
+        asyncio.run(run(args, report))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     MNIST_DATA_DIR=../shared/mnist python bench/idle_pages.py [--pages 0 5 10] [--seconds 30]
                                                              [--page Draw]
 
-Every open page asks the server every app_state.CLASS_MODEL_POLL_SECONDS (3 s) whether the
+Every open page asks the server every ui.models.CLASS_MODEL_POLL_SECONDS (3 s) whether the
 teacher changed the class model, so that it switches within seconds (issue 33). A class of 30
 keeps 30 pages open for an hour: this measures the server's CPU (its process's user + system
 time, /proc) per second of wall time with N idle Chromium pages open on one page of the app, and
@@ -15,18 +15,12 @@ the browsers run on the same machine (their CPU is not counted).
 """
 from __future__ import annotations
 
-import argparse
-import sys
-import tempfile
+import re
 import time
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-from load import FLAGS, cpu_seconds, start_server  # noqa: E402  (as the load bench does)
+import harness
+from harness_browser import FLAGS
 
 
 def a_model_to_switch_to(home: Path) -> str:
@@ -42,47 +36,60 @@ def a_model_to_switch_to(home: Path) -> str:
     return run_id
 
 
+def shows_class_model(page, containing: str = "", timeout: float = 120) -> None:
+    """Wait until the sidebar's model picker (a combobox: its text is its value) reads
+    "Class model: ..." with `containing` in it: the page is drawn and follows the class."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(
+        re.compile("^Class model: .*" + re.escape(containing)), timeout=timeout * 1000)
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = harness.parser(__doc__, browser=True)
     ap.add_argument("--pages", type=int, nargs="+", default=[0, 5, 10])
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--page", default="Draw")
     args = ap.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="idle-pages-"))
+    harness.shrink(args, pages=[0, 1], seconds=1.0)
+    harness.need_chromium(args)
+    from playwright.sync_api import sync_playwright
+
+    server = harness.Server(prefix="idle-pages-")
+    home = Path(server.home)
     run_id = a_model_to_switch_to(home)
-    server, base, _ = start_server(str(home))
-    try:
+    with harness.Report(args) as report, server.start():
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            browser = p.chromium.launch(executable_path=args.chromium, args=FLAGS)
             pages = []
-            print(f"{'open pages':>10} {'server CPU (cores)':>19} {'per page (ms/s)':>16}")
+            table = report.table("idle pages", ["open pages", "server CPU (cores)",
+                                                "per page (ms/s)"])
             idle = None
             for n in sorted(args.pages):
                 while len(pages) < n:
                     page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
-                    page.goto(f"{base}/{args.page}")
-                    page.get_by_text("Class model:").first.wait_for(timeout=120_000)
+                    page.goto(f"{server.base}/{args.page}")
+                    shows_class_model(page)
                     pages.append(page)
                 time.sleep(3)   # let the last page settle
-                start_cpu, start = cpu_seconds(server.pid), time.monotonic()
+                start_cpu, start = harness.cpu_seconds(server.pid), time.monotonic()
                 time.sleep(args.seconds)
-                cores = (cpu_seconds(server.pid) - start_cpu) / (time.monotonic() - start)
+                cores = (harness.cpu_seconds(server.pid) - start_cpu) / (time.monotonic() - start)
                 idle = cores if idle is None else idle
                 per_page = 1000 * (cores - idle) / n if n else float("nan")
-                print(f"{n:>10} {cores:>19.4f} {per_page:>16.2f}")
+                table.row(n, f"{cores:.4f}", f"{per_page:.2f}", cores=cores,
+                          per_page_ms_per_s=per_page)
             if pages:
                 from mnist_core.lab.store import RunStore
 
                 switched = time.monotonic()
                 RunStore(home).set_class_model(run_id)   # what the teacher's button stores
                 for page in pages:
-                    page.get_by_text(run_id).first.wait_for(timeout=30_000)
-                print(f"all {len(pages)} open pages showed the new class model "
-                      f"{time.monotonic() - switched:.1f} s after it was set")
+                    shows_class_model(page, run_id, timeout=30)
+                seconds = time.monotonic() - switched
+                report.say(f"all {len(pages)} open pages showed the new class model "
+                           f"{seconds:.1f} s after it was set", switch_s=seconds)
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -8,32 +8,30 @@ synthetic 280x280 RGBA canvases of `mnist_core.drawing.synthetic`; the first 20 
 """
 from __future__ import annotations
 
-import argparse
-import sys
 import time
-from pathlib import Path
 
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
+import harness
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--model", default="bundled")
     args = parser.parse_args()
+    args.test_images = None     # all 10,000
+    harness.shrink(args, n=5, test_images=200)
+
+    from mnist_core.quiet import import_tensorflow_quietly
+
     import_tensorflow_quietly()
     from mnist_core.data.mnist import load_mnist
-    from mnist_core.model.evaluation import score
     from mnist_core.drawing.inference import Predictor
-    from mnist_core.model.files import load_checked
     from mnist_core.drawing.preprocess import to_mnist
+    from mnist_core.drawing.synthetic import drawn_digits
     from mnist_core.lab.catalog import model_file
     from mnist_core.lab.store import RunStore
-    from mnist_core.drawing.synthetic import drawn_digits
+    from mnist_core.model.evaluation import score
+    from mnist_core.model.files import load_checked
 
     path, name = model_file(RunStore(), args.model, allow_path=True)
     predictor = Predictor(load_checked(path))
@@ -51,17 +49,20 @@ def main() -> None:
         timings["total"].append(t2 - t1)
         timings["predict+saliency"].append((t2 - t1) - (t1 - t0))
         del prepared
-    print(f"model {name}, {args.n} canvas drawings (280x280 RGBA)")
-    for key, values in timings.items():
-        ms = np.array(values) * 1000
-        print(f"  {key:17s} p50 {np.percentile(ms, 50):6.2f} ms   p95 {np.percentile(ms, 95):6.2f} ms")
+    with harness.Report(args) as report:
+        report.say(f"model {name}, {args.n} canvas drawings (280x280 RGBA)")
+        for key, values in timings.items():
+            ms = harness.percentiles(values, 1000)
+            report.say(f"  {key:17s} p50 {ms.p50:6.2f} ms   p95 {ms.p95:6.2f} ms", step=key, ms=ms)
 
-    data = load_mnist()
-    predictor.probabilities(data.x_test[:100])
-    t0 = time.perf_counter()
-    result = score(predictor.probabilities(data.x_test), data.y_test)
-    print(f"  evaluate 10,000 test images: {time.perf_counter() - t0:.2f} s "
-          f"(accuracy {100 * result.accuracy:.2f}%)")
+        data = load_mnist().limit(args.test_images)
+        predictor.probabilities(data.x_test[:100])
+        t0 = time.perf_counter()
+        result = score(predictor.probabilities(data.x_test), data.y_test)
+        seconds = time.perf_counter() - t0
+        report.say(f"  evaluate {len(data.x_test):,} test images: {seconds:.2f} s "
+                   f"(accuracy {100 * result.accuracy:.2f}%)", seconds=seconds,
+                   accuracy=result.accuracy)
 
 
 if __name__ == "__main__":

@@ -13,24 +13,21 @@ one-time cost (building and tracing the forward pass, once per loaded model) is 
 """
 from __future__ import annotations
 
-import argparse
-import sys
+import statistics
 import time
-from pathlib import Path
 
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
+import harness
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--n", type=int, default=200, help="timed drawings")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--model", default="bundled", help='"bundled" or a run id')
     args = parser.parse_args()
+    harness.shrink(args, n=3, warmup=1)
+    from mnist_core.quiet import import_tensorflow_quietly
+
     import_tensorflow_quietly()
     import plotly.io
     import plotly.tools
@@ -79,15 +76,16 @@ def main() -> None:
             timings[key].append(value)
         sizes.append(sum(len(u) for u in urls) + sum(len(s) for s in specs))
 
-    print(f"model {name}: {len(view.layers)} entries ({len(urls)} pictures incl. kernels, "
-          f"{len(specs)} bar charts), {len(timings['total'])} drawings after {args.warmup} warm-up; "
-          f"build + trace once: {1000 * once:.0f} ms; page data {np.median(sizes) / 1024:.0f} KiB")
-    print()
-    print("| step | p50 (ms) | p95 (ms) |")
-    print("|---|---|---|")
-    for key, values in timings.items():
-        ms = np.array(values) * 1000
-        print(f"| {key} | {np.percentile(ms, 50):.1f} | {np.percentile(ms, 95):.1f} |")
+    with harness.Report(args) as report:
+        report.say(f"model {name}: {len(view.layers)} entries ({len(urls)} pictures incl. "
+                   f"kernels, {len(specs)} bar charts), {len(timings['total'])} drawings after "
+                   f"{args.warmup} warm-up; build + trace once: {1000 * once:.0f} ms; page data "
+                   f"{statistics.median(sizes) / 1024:.0f} KiB", once_s=once)
+        report.say()
+        table = report.table("steps", ["step", "p50 (ms)", "p95 (ms)"])
+        for key, values in timings.items():
+            ms = harness.percentiles(values, 1000)
+            table.row(key, f"{ms.p50:.1f}", f"{ms.p95:.1f}", ms=ms)
 
 
 if __name__ == "__main__":

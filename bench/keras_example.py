@@ -11,23 +11,23 @@ seconds since this process started. It stops once the test accuracy reaches `--t
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 STARTED = time.monotonic()   # whole process: imports and data loading count too
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
+import harness  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--target", type=float, default=0.99)
     parser.add_argument("--epochs", type=int, default=15)
     args = parser.parse_args()
+    args.limit = None
+    harness.shrink(args, epochs=1, limit=1000)
+    from mnist_core.quiet import import_tensorflow_quietly
+
     import_tensorflow_quietly()
     import keras
     import numpy as np
@@ -35,7 +35,7 @@ def main() -> None:
 
     from mnist_core.data.mnist import load_mnist
 
-    data = load_mnist()
+    data = load_mnist().limit(args.limit)
     # The example: scale to [0, 1] (ours already is), add the channel axis, one-hot labels.
     x_train, x_test = data.x_train.astype("float32"), data.x_test.astype("float32")
     y_train = keras.utils.to_categorical(data.y_train, 10)
@@ -55,15 +55,17 @@ def main() -> None:
     class TestEachEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             loss, accuracy = self.model.evaluate(x_test, y_test, verbose=0, batch_size=1000)
-            print(json.dumps({"epoch": epoch + 1, "test_accuracy": float(accuracy),
-                              "seconds": round(time.monotonic() - STARTED, 2)}), flush=True)
+            row = {"epoch": epoch + 1, "test_accuracy": float(accuracy),
+                   "seconds": round(time.monotonic() - STARTED, 2)}
+            report.say(json.dumps(row), **row)   # one JSON line: bench/vs_keras.py reads it
             if accuracy >= args.target:
                 self.model.stop_training = True
 
     np.random.seed(0)
     keras.utils.set_random_seed(0)
-    model.fit(x_train, y_train, batch_size=128, epochs=args.epochs, validation_split=0.1,
-              verbose=0, callbacks=[TestEachEpoch()])
+    with harness.Report(args) as report:
+        model.fit(x_train, y_train, batch_size=128, epochs=args.epochs, validation_split=0.1,
+                  verbose=0, callbacks=[TestEachEpoch()])
 
 
 if __name__ == "__main__":

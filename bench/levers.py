@@ -9,14 +9,9 @@ accuracy reached. Settings: our default (precision auto), float32, XLA (`jit_com
 """
 from __future__ import annotations
 
-import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
+import harness
 
 SETTINGS = {
     "default (auto precision)": {},
@@ -33,7 +28,7 @@ def run(preset: str, epochs: int, dataset, precision="auto", batch_size=None, ca
     import keras
 
     from mnist_core.training import loop as training
-    from mnist_core.data.mnist import split_validation
+    from mnist_core.data.dataset import split_validation
     from mnist_core.model.evaluation import evaluate
     from mnist_core.model.build import build_model, resolve_precision
     from mnist_core.training.presets import get_preset
@@ -43,12 +38,12 @@ def run(preset: str, epochs: int, dataset, precision="auto", batch_size=None, ca
     x_tr, y_tr, _, _ = split_validation(dataset.x_train, dataset.y_train, 0.1, 0)
     keras.utils.set_random_seed(0)
     started = time.monotonic()
-    model = build_model(preset, resolve_precision(precision))
+    model = build_model(p.spec, resolve_precision(precision))
     steps = -(-len(x_tr) // batch) * epochs
     rate = training.learning_rate(p.schedule, p.learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(rate), metrics=["accuracy"],
                   loss=keras.losses.SparseCategoricalCrossentropy(), **compile_kwargs)
-    ds = training._pipeline(x_tr, y_tr, batch, shuffle_seed=0)
+    ds = training.dataset_pipeline(x_tr, y_tr, batch, shuffle_seed=0)
     if cache:
         ds = ds.cache()
     model.fit(ds, epochs=epochs, verbose=0, shuffle=False)
@@ -57,20 +52,26 @@ def run(preset: str, epochs: int, dataset, precision="auto", batch_size=None, ca
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args()
+    args.limit = None       # all of MNIST
+    harness.shrink(args, epochs=1, limit=1000)
+    from mnist_core.quiet import import_tensorflow_quietly
+
     import_tensorflow_quietly()
     from mnist_core.data.mnist import load_mnist
 
-    dataset = load_mnist()
+    dataset = load_mnist().limit(args.limit)
     run(args.preset, 1, dataset.limit(2000))  # warm-up: first-call costs are not a lever
-    print(f"| {args.preset}, {args.epochs} epoch(s) | seconds | test accuracy |")
-    print("|---|---|---|")
-    for name, kwargs in SETTINGS.items():
-        seconds, accuracy = run(args.preset, args.epochs, dataset, **kwargs)
-        print(f"| {name} | {seconds:.1f} | {100 * accuracy:.2f}% |", flush=True)
+    with harness.Report(args) as report:
+        table = report.table("levers", [f"{args.preset}, {args.epochs} epoch(s)", "seconds",
+                                        "test accuracy"])
+        for name, kwargs in SETTINGS.items():
+            seconds, accuracy = run(args.preset, args.epochs, dataset, **kwargs)
+            table.row(name, f"{seconds:.1f}", f"{100 * accuracy:.2f}%", seconds=seconds,
+                      test_accuracy=accuracy)
 
 
 if __name__ == "__main__":

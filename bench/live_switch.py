@@ -14,18 +14,11 @@ Loopback only; the server is stopped at the end.
 """
 from __future__ import annotations
 
-import argparse
-import os
 import re
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import FLAGS, start_server  # noqa: E402  (same server start as the load bench)
+import harness
+from harness_browser import FLAGS
 
 
 def settle(page) -> None:
@@ -36,21 +29,23 @@ def settle(page) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__, browser=True)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--ready", type=float, default=0.0, metavar="S",
                         help="seconds the teacher's page sits on the form before the first "
                              "Start, as a teacher choosing a network would (default 0: at once)")
     args = parser.parse_args()
-    proc, base, _ = start_server(tempfile.mkdtemp(prefix="mnist-live-"))
-    try:
+    harness.shrink(args, rounds=1, ready=0.0)
+    harness.need_chromium(args)
+    from playwright.sync_api import sync_playwright
+
+    with harness.Report(args) as report, harness.Server(prefix="mnist-live-") as server:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, args=FLAGS)
             watcher, teacher = (browser.new_context().new_page() for _ in range(2))
             for page in (watcher, teacher):
                 page.set_default_timeout(120_000)
-                page.goto(f"{base}/Train")
+                page.goto(f"{server.base}/Train")
                 page.get_by_role("button", name="Start training").wait_for()
             slider = teacher.get_by_role("slider", name="Training images")
             slider.focus()
@@ -72,23 +67,19 @@ def main() -> None:
                 # A batch done: in the page's 2 s refreshes, a batch count or a later epoch.
                 teacher.get_by_text(re.compile(r"batch [1-9]|epoch ([2-9]|\d\d+)/")).wait_for()
                 first_batches.append(time.monotonic() - started)
-                print(f"watcher switched to the live run {seconds[-1]:.2f} s after Start "
-                      f"(the teacher's own page: {own:.2f} s); the first batch showed after "
-                      f"{first_batches[-1]:.2f} s (shown on the page's 2 s redraws)",
-                      flush=True)
+                report.say(f"watcher switched to the live run {seconds[-1]:.2f} s after Start "
+                           f"(the teacher's own page: {own:.2f} s); the first batch showed after "
+                           f"{first_batches[-1]:.2f} s (shown on the page's 2 s redraws)",
+                           watcher_s=seconds[-1], teacher_s=own, first_batch_s=first_batches[-1])
                 watcher.get_by_role("button", name="Stop training").click()
                 watcher.get_by_role("button", name="Yes, stop").click()
                 teacher.get_by_role("button", name="Start training").wait_for()
                 watcher.get_by_role("button", name="Start training").wait_for()
                 settle(teacher)
-            print(f"max {max(seconds):.2f} s over {len(seconds)} rounds (goal: 2 s); first "
-                  f"batch after {', '.join(f'{s:.1f}' for s in first_batches)} s")
+            report.say(f"max {max(seconds):.2f} s over {len(seconds)} rounds (goal: 2 s); first "
+                       f"batch after {', '.join(f'{s:.1f}' for s in first_batches)} s")
             browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     main()

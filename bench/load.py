@@ -16,7 +16,7 @@ then, in Debian's Chromium through Playwright:
 - two latencies, both timed inside the page (performance.now(), no Playwright delay): from
   releasing the mouse to the prediction on screen, as a student sees it; and from the moment
   the canvas sends the drawing to the server to the prediction on screen. The difference is
-  the canvas's own delay after mouse-up (none in ours, draw_canvas/; 200 ms of debounce in
+  the canvas's own delay after mouse-up (none in ours, ui/canvas/; 200 ms of debounce in
   streamlit-drawable-canvas 0.13, which it replaced: docs/canvas.md);
 - with `--replay`, one Chromium session and N-1 sessions that replay its WebSocket messages
   without a browser (see ReplayedStudent), so that 30 Chromiums do not eat the server's CPU;
@@ -38,210 +38,14 @@ Loopback only, bounded in rounds and time; the server is stopped at the end.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import random
-import socket
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
-from pathlib import Path
 
-from playwright.async_api import TimeoutError as PlaywrightTimeout
-from playwright.async_api import async_playwright
-
-ROOT = Path(__file__).resolve().parent.parent
-SEVEN = [(0.25, 0.18), (0.75, 0.18), (0.43, 0.86)]   # in 0..1 of the canvas side
-CANVAS = "canvas.mnist-canvas"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update"]
-# Timestamps taken inside the page: pen up (a pointer event: the canvas takes mouse, touch and
-# pen alike), the next message the page sends to the server (the canvas's drawing), and the
-# moment the prediction appears in the DOM.
-PROBE = """
-window.__lab = {up: null, sent: null, shown: null};
-window.addEventListener('pointerup', () => {
-  window.__lab = {up: performance.now(), sent: null, shown: null};
-  const seen = () => document.querySelector('[data-testid="stMetricValue"]');
-  new MutationObserver((_, observer) => {
-    if (seen()) { window.__lab.shown = performance.now(); observer.disconnect(); }
-  }).observe(document.body, {childList: true, subtree: true});
-}, true);
-const send = WebSocket.prototype.send;
-WebSocket.prototype.send = function (data) {
-  if (window.__lab.up !== null && window.__lab.sent === null) window.__lab.sent = performance.now();
-  return send.call(this, data);
-};
-"""
-
-
-def browser_priority(value: str) -> int | str:
-    """`--browser-nice`: a niceness 0-19, or "idle" (SCHED_IDLE, see `renice_browsers`)."""
-    if value == "idle":
-        return value
-    niceness = int(value)
-    if not 0 <= niceness <= 19:
-        raise argparse.ArgumentTypeError("a niceness is 0-19, or 'idle'")
-    return niceness
-
-
-def renice_browsers(niceness: int | str) -> None:
-    """Lower the priority of every thread of every Chromium process on the machine. Stands in
-    for browsers on the students' own devices: the server still serves them (every fragment
-    rerun, every delta), but their drawing only gets the CPU that training leaves.
-
-    Linux keeps a nice value per thread, and `setpriority` on a process id reaches only its
-    main thread, so each thread is reniced (until 2026-11-27 only the main ones were: a
-    renderer's compositor, raster and V8 threads stayed at 0). New renderers fork from the
-    zygote, new threads from a reniced thread, and inherit it. Chromium raises some of its own
-    threads back (display and compositor threads to nice 0 or -8, 16 of ~140 in one count), so
-    "idle" puts every thread under SCHED_IDLE instead, which Chromium leaves alone and new
-    threads inherit: they run only on CPU time nothing else wants, the closest this machine
-    has to another device."""
-    for proc in Path("/proc").iterdir():
-        try:
-            if not (proc.name.isdigit() and "chrom" in (proc / "comm").read_text()):
-                continue
-            tids = [int(task.name) for task in (proc / "task").iterdir()]
-        except OSError:
-            continue     # gone, or not ours
-        for tid in tids:
-            try:
-                if niceness == "idle":
-                    os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
-                else:
-                    os.setpriority(os.PRIO_PROCESS, tid,
-                                   max(niceness, os.getpriority(os.PRIO_PROCESS, tid)))
-            except OSError:
-                pass     # this thread ended meanwhile: the others still get reniced
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def start_server(home: str) -> tuple[subprocess.Popen, str, float]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
-         "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.fileWatcherType", "none"],   # an edited file must not reload mid-measurement
-        cwd=ROOT, env=dict(os.environ, MNIST_LAB_HOME=home), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    while time.monotonic() - started < 60:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
-                return proc, base, started
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the server did not start")
-
-
-def cpu_seconds(pid: int | None = None) -> float:
-    """CPU time used so far by process `pid`, or by the whole machine (all processes)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    if pid is None:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-        busy = sum(int(v) for v in fields) - int(fields[3]) - int(fields[4])  # minus idle, iowait
-        return busy / tick
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time used so far by process `pid` and all its descendants (a training child
-    process included): every live process of the tree, and the children they reaped."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue   # it just ended
-    children: dict[int, list[int]] = {}
-    for child, fields in stats.items():
-        children.setdefault(int(fields[1]), []).append(child)
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        fields = stats.get(p)
-        if fields is None:
-            continue
-        # utime + stime, + cutime + cstime: children it has reaped (never counted twice: a
-        # reaped process is no longer in /proc)
-        total += sum(int(v) for v in fields[11:15])
-        todo += children.get(p, [])
-    return total / tick
-
-
-async def open_draw_page(browser, base: str):
-    context = await browser.new_context(viewport={"width": 1200, "height": 900})
-    await context.add_init_script(PROBE)
-    page = await context.new_page()
-    page.problems = []   # console errors, printed if a drawing never gets its prediction
-    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-    page.sent = []   # every message the page sends the server (BackMsg protobufs)
-    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: page.sent.append(frame)))
-    await page.goto(f"{base}/Draw")
-    await page.wait_for_selector(CANVAS, timeout=120_000)
-    await page.get_by_text("Draw a digit (0-9)").wait_for(timeout=120_000)
-    return page
-
-
-async def settled_canvas_box(page) -> dict:
-    """The canvas's position once it has its size and has stopped moving (the page may still
-    be laying out around it under load)."""
-    canvas, last = page.locator(CANVAS), None
-    while True:
-        box = await canvas.bounding_box()
-        if box and box["width"] > 100 and box == last:
-            return box
-        last = box
-        await page.wait_for_timeout(100)
-
-
-async def draw_and_wait(page, clear: bool = True) -> tuple[float, float]:
-    """Draw a 7; return (mouse-up to prediction, drawing sent to prediction) in seconds;
-    then clear (unless `clear` is False: the drawing stays, with its prediction)."""
-    box = await settled_canvas_box(page)
-    seven = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in SEVEN]
-    await page.mouse.move(*seven[0])
-    await page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(seven, seven[1:]):
-        for i in range(1, 9):
-            await page.mouse.move(x0 + (x1 - x0) * i / 8, y0 + (y1 - y0) * i / 8)
-    await page.mouse.up()
-    try:
-        await page.wait_for_function("window.__lab.shown !== null", timeout=60_000)
-    except PlaywrightTimeout:
-        print(f"no prediction within 60 s: {await page.evaluate('window.__lab')}, page "
-              f"problems: {page.problems}", flush=True)
-        raise
-    t = await page.evaluate("window.__lab")
-    if not clear:
-        return (t["shown"] - t["up"]) / 1000, (t["shown"] - t["sent"]) / 1000
-    canvas = await page.locator(CANVAS).element_handle()
-    generation = await canvas.get_attribute("data-generation")
-    await page.get_by_role("button", name="Clear").click()
-    # Clear empties the same canvas (a new generation), and the page shows its hint again.
-    await page.wait_for_function("([c, g]) => c.dataset.generation !== g && "
-                                 "c.dataset.strokes === '0'", arg=[canvas, generation],
-                                 timeout=120_000)
-    await page.get_by_text("Draw a digit (0-9)").wait_for(timeout=120_000)
-    return (t["shown"] - t["up"]) / 1000, (t["shown"] - t["sent"]) / 1000
+import harness
+from harness_browser import (FLAGS, ReplayedStudent, browser_priority, draw_and_wait,
+                             drawing_message, open_draw_page, renice_browsers)
 
 
 async def student(page, rounds: int, pace: float) -> list[tuple[float, float]]:
@@ -255,91 +59,8 @@ async def student(page, rounds: int, pace: float) -> list[tuple[float, float]]:
     return timings
 
 
-def drawing_message(frames: list[bytes]) -> bytes:
-    """Of the messages a page sent, the one carrying the canvas drawing: a rerun of the
-    drawing fragment with no button press in it (the Clear button's rerun has one)."""
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-
-    for frame in frames:
-        message = BackMsg()
-        message.ParseFromString(frame)
-        rerun = message.rerun_script
-        if rerun.fragment_id and not any(w.WhichOneof("value") == "trigger_value"
-                                         for w in rerun.widget_states.widgets):
-            return frame
-    raise RuntimeError("the browser sent no drawing")
-
-
-class Answer:
-    """What the server sends back for one replayed message, fed one WebSocket frame at a time
-    until its script run finishes: the kinds of elements drawn ("metric", "plotly_chart"; a
-    chart the client already holds comes as "ref_hash"), any refresh interval the server asks
-    for (`auto_rerun`), and the seconds it took."""
-
-    def __init__(self) -> None:
-        self.started, self.seconds = time.monotonic(), None
-        self.elements: set[str] = set()
-        self.auto_rerun: float | None = None
-
-    def feed(self, frame: bytes) -> bool:
-        """Read one frame; True once the run has finished."""
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        reply = ForwardMsg()
-        reply.ParseFromString(frame)
-        kind = reply.WhichOneof("type")
-        if kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
-            self.elements.add(reply.delta.new_element.WhichOneof("type"))
-        elif kind == "ref_hash":
-            self.elements.add(kind)
-        elif kind == "auto_rerun":
-            self.auto_rerun = reply.auto_rerun.interval
-        elif kind == "script_finished":
-            self.seconds = time.monotonic() - self.started
-            return True
-        return False
-
-
-class ReplayedStudent:
-    """A session without a browser, for `--replay`: over its own WebSocket it sends the server
-    the very messages a real browser sent (opening the Draw page, then a drawing) and times
-    each answer up to Streamlit's "script finished". The server cannot tell it from a browser;
-    the client costs almost no CPU, so the server's two cores are measured, not Chromium's."""
-
-    def __init__(self, base: str, opening: bytes, drawing: bytes) -> None:
-        self.url = base.replace("http", "ws", 1) + "/_stcore/stream"
-        self.opening, self.drawing, self.ws = opening, drawing, None
-
-    async def connect(self) -> "ReplayedStudent":
-        import websockets
-
-        self.ws = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None)
-        await self._answer(self.opening)
-        return self
-
-    async def rounds(self, rounds: int, pace: float) -> list[float]:
-        start = time.monotonic() + random.uniform(0, pace)
-        timings = []
-        for r in range(rounds):
-            await asyncio.sleep(max(0.0, start + r * pace - time.monotonic()))
-            seconds, elements = await self._answer(self.drawing)
-            if "metric" not in elements:
-                raise RuntimeError(f"a replayed drawing got no prediction, only {elements}")
-            timings.append(seconds)
-        return timings
-
-    async def _answer(self, message: bytes) -> tuple[float, set[str]]:
-        """Send one message; (seconds until the run finished, kinds of elements drawn)."""
-        answer = Answer()
-        await self.ws.send(message)
-        while not answer.feed(await asyncio.wait_for(self.ws.recv(), timeout=60)):
-            pass
-        return answer.seconds, answer.elements
-
-
 def fill_class_set(home: str, n: int) -> None:
     """Save `n` distinct synthetic drawings in the lab home, as a class would have."""
-    sys.path.insert(0, str(ROOT))
     from mnist_core.drawing.preprocess import to_mnist
     from mnist_core.lab.store import RunStore
     from mnist_core.drawing.synthetic import drawn_digits
@@ -380,7 +101,6 @@ class Training:
         await page.wait_for_timeout(1500)
         await page.get_by_role("button", name="Start training").click()
         await page.get_by_text(" · running").wait_for()
-        sys.path.insert(0, str(ROOT))
         from mnist_core.lab.store import RunStore
 
         self.store = RunStore(self.home)
@@ -426,99 +146,99 @@ class Training:
         return (images * len(seconds) / sum(seconds) if seconds else float("nan")), len(seconds)
 
 
-def percentiles(seconds: list[float]) -> tuple[float, float]:
-    ms = sorted(1000 * v for v in seconds)
-    return statistics.median(ms), ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
-
-
-async def run(args) -> None:
-    home = tempfile.mkdtemp(prefix="mnist-load-")
+async def run(args, report: harness.Report) -> None:
+    server = harness.Server(prefix="mnist-load-")
     if args.wall:
-        fill_class_set(home, args.wall)
-    proc, base, started = start_server(home)
-    try:
+        fill_class_set(server.home, args.wall)
+    from playwright.async_api import async_playwright
+
+    with server.start():
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=args.chromium, args=FLAGS)
-            pages = [await open_draw_page(browser, base)]
+            pages = [await open_draw_page(browser, server.base)]
             first, _ = await draw_and_wait(pages[0])
-            cold = time.monotonic() - started
-            print(f"cold start to first prediction on the Draw page: {cold:.1f} s "
-                  f"(that first prediction took {first:.2f} s: TensorFlow import, model load)")
-            print(f"server memory with the model loaded, 1 session: {rss_mb(proc.pid):.0f} MB")
+            cold = time.monotonic() - server.started
+            rss = harness.memory_mb(server.pid, "VmRSS")
+            report.say(f"cold start to first prediction on the Draw page: {cold:.1f} s (that "
+                       f"first prediction took {first:.2f} s: TensorFlow import, model load)",
+                       cold_start_s=cold, first_prediction_s=first)
+            report.say(f"server memory with the model loaded, 1 session: {rss:.0f} MB",
+                       rss_mb=rss)
             how = "all at once" if args.pace == 0 else f"each session once every {args.pace:g} s"
-            print(f"{args.rounds} drawings per session, {how}; latencies p50 / p95 in ms; "
-                  f"Chromium at niceness {args.browser_nice}; training in a "
-                  f"{os.environ.get('MNIST_LAB_TRAINING', 'process')}")
+            report.say(f"{args.rounds} drawings per session, {how}; latencies p50 / p95 in ms; "
+                       f"Chromium at niceness {args.browser_nice}; training in a "
+                       f"{os.environ.get('MNIST_LAB_TRAINING', 'process')}")
             training = None
             if args.train:
-                training = Training(browser, base, home, args.train, args.train_epochs)
+                training = Training(browser, server.base, server.home, args.train,
+                                    args.train_epochs)
                 await training.start()
                 await training.wait_for_epochs(args.solo_epochs)
                 await training.stop()
                 solo, solo_epochs = training.speed()
-                print(f"training '{args.train}' alone (nobody drawing): {solo:,.0f} images/s "
-                      f"over epochs 2-{solo_epochs + 1}", flush=True)
+                report.say(f"training '{args.train}' alone (nobody drawing): {solo:,.0f} "
+                           f"images/s over epochs 2-{solo_epochs + 1}", images_per_s=solo)
             others = "replayed sessions: drawing sent → answer" if args.replay else "-"
-            trains = " training img/s (vs solo) |" if training else ""
-            print(f"| sessions | mouse-up → prediction | drawing sent → prediction | {others} | "
-                  f"cores busy: server / all | server RSS (MB) | MB per extra session |{trains}")
-            print("|---|---|---|---|---|---|---|" + ("---|" if training else ""))
+            table = report.table("sessions", [
+                "sessions", "mouse-up → prediction", "drawing sent → prediction", others,
+                "cores busy: server / all", "server RSS (MB)", "MB per extra session"]
+                + (["training img/s (vs solo)"] if training else []))
             if args.wall is not None:
                 wall_page = await (await browser.new_context(
                     viewport={"width": 1920, "height": 1080})).new_page()
-                await wall_page.goto(f"{base}/Class")
+                await wall_page.goto(f"{server.base}/Class")
                 await wall_page.get_by_text("The class's drawings").wait_for(timeout=120_000)
-                print(f"a 31st session shows the class wall (/Class, {args.wall} drawings, "
-                      "refreshing every 2 s)")
+                report.say(f"a 31st session shows the class wall (/Class, {args.wall} "
+                           "drawings, refreshing every 2 s)")
             opening, drawing = pages[0].sent[0], drawing_message(pages[0].sent)
             replayed: list[ReplayedStudent] = []
             base_rss = None
             for n in args.sessions:
                 browsers = 1 if args.replay else n
                 while len(pages) < browsers:
-                    pages.append(await open_draw_page(browser, base))
+                    pages.append(await open_draw_page(browser, server.base))
                 while args.replay and len(replayed) < n - 1:
-                    replayed.append(await ReplayedStudent(base, opening, drawing).connect())
+                    replayed.append(await ReplayedStudent(server.base, opening,
+                                                          drawing).connect())
                 if training:
                     await training.start()
                 renice_browsers(args.browser_nice)
                 wall = time.monotonic()
-                server_cpu, all_cpu = tree_cpu_seconds(proc.pid), cpu_seconds()
+                server_cpu, all_cpu = harness.tree_cpu_seconds(server.pid), harness.cpu_seconds()
                 rounds = await asyncio.wait_for(asyncio.gather(
                     *(student(pg, args.rounds, args.pace) for pg in pages[:browsers]),
                     *(r.rounds(args.rounds, args.pace) for r in replayed[:n - 1])), timeout=900)
                 timings = [t for session in rounds[:browsers] for t in session]
                 answers = [t for session in rounds[browsers:] for t in session]
                 ended = time.monotonic()
-                server_cores = (tree_cpu_seconds(proc.pid) - server_cpu) / (ended - wall)
-                all_cores = (cpu_seconds() - all_cpu) / (ended - wall)
+                server_cores = (harness.tree_cpu_seconds(server.pid) - server_cpu) / (ended - wall)
+                all_cores = (harness.cpu_seconds() - all_cpu) / (ended - wall)
                 wall = ended - wall
-                trained = ""
+                trained, speed = [], None
                 if training:
                     still = training.store.get_run(training.run_id).status == "running"
                     await training.stop()
                     speed, epochs = training.speed(ended - wall, ended)
-                    trained = (f" {speed:,.0f} ({speed / solo:.2f}x, {epochs} epochs"
-                               f"{'' if still else '; ended before the rounds'}) |")
-                rss = rss_mb(proc.pid)
+                    trained = [f"{speed:,.0f} ({speed / solo:.2f}x, {epochs} epochs"
+                               f"{'' if still else '; ended before the rounds'})"]
+                rss = harness.memory_mb(server.pid, "VmRSS")
                 base_rss = rss if base_rss is None else base_rss
                 per = (rss - base_rss) / (n - args.sessions[0]) if n > args.sessions[0] else 0
-                seen = percentiles([t[0] for t in timings])
-                sent = percentiles([t[1] for t in timings])
-                other = "%.0f / %.0f" % percentiles(answers) if answers else "-"
-                print(f"| {n} | {seen[0]:.0f} / {seen[1]:.0f} | {sent[0]:.0f} / {sent[1]:.0f} | "
-                      f"{other} | {server_cores:.2f} / {all_cores:.2f} | {rss:.0f} | {per:.1f} |"
-                      f"{trained}", flush=True)
+                seen = harness.percentiles([t[0] for t in timings], 1000)
+                sent = harness.percentiles([t[1] for t in timings], 1000)
+                other = harness.percentiles(answers, 1000) if answers else None
+                table.row(n, f"{seen.p50:.0f} / {seen.p95:.0f}", f"{sent.p50:.0f} / {sent.p95:.0f}",
+                          f"{other.p50:.0f} / {other.p95:.0f}" if other else "-",
+                          f"{server_cores:.2f} / {all_cores:.2f}", f"{rss:.0f}", f"{per:.1f}",
+                          *trained, seen_ms=seen, sent_ms=sent, replayed_ms=other,
+                          training_images_per_s=speed)
             for r in replayed:
                 await r.ws.close()
             await browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__, browser=True)
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 30])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pace", type=float, default=0.0,
@@ -542,8 +262,14 @@ def main() -> None:
                         help="run the Chromiums at niceness N while the sessions draw, or "
                              "'idle' (SCHED_IDLE: as if on the students' own devices); "
                              "default 0: as equals")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    # One Chromium drawing once, and one replayed session: every step, in seconds. A training
+    # (--train) still runs whole epochs of all of MNIST: a dry run leaves it out.
+    harness.shrink(args, sessions=[1, 2], rounds=1, pace=0.0, replay=True, train=None,
+                   wall=3 if args.wall else None)
+    harness.need_chromium(args)
+    with harness.Report(args) as report:
+        asyncio.run(run(args, report))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     MNIST_DATA_DIR=../shared/mnist python bench/memory.py [--draw-sessions 30] [--settle 3]
 
 Starts `streamlit run streamlit_app.py` on a free loopback port with its own temporary lab home
-(bench/load.py's `start_server`), then in one Chromium page (Debian's, through Playwright) opens
+(the harness's `Server`), then in one Chromium page (Debian's, through Playwright) opens
 every page of the app in turn through the sidebar, as a student or teacher would (one session:
 the Inside page shows the digit drawn on Draw): Home, Train, Analyze (the bundled model, the
 default; its evaluation of the 10,000 test images, confusion matrix and gallery), Draw (one
@@ -21,42 +21,24 @@ server runs, and `multiprocessing` its resource tracker. At the end, each one's 
 says so (the bench passes its environment on to the server).
 
 With `--draw-sessions N` (N >= 1): one more Chromium session opens Draw and draws a digit, N-1
-sessions replay its WebSocket messages without a browser (load.py's `ReplayedStudent`: opening
+sessions replay its WebSocket messages without a browser (the harness's `ReplayedStudent`: opening
 the page, then the drawing, `--rounds` times), and the first page goes back to Analyze: N
 sessions on Draw and one on Analyze, and the server's PSS then.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
-import sys
-import tempfile
 from pathlib import Path
 
-from playwright.async_api import async_playwright
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-from load import (FLAGS, PROBE, ReplayedStudent, draw_and_wait,  # noqa: E402
-                  drawing_message, open_draw_page, start_server)
-from presets import cpu_model  # noqa: E402
+import harness
+from harness_browser import (FLAGS, PROBE, ReplayedStudent, draw_and_wait, drawing_message,
+                             open_draw_page)
 
 #: Each page, and a text that shows once its content is there.
 PAGES = [("Home", "Join from your device"), ("Train", "Train a network"),
          ("Analyze", "Misclassified test images"), ("Draw", "Draw a digit (0-9)"),
          ("Class", "The class's drawings"), ("Inside", "Layer by layer")]
-
-
-def pss_mb(pid: int, field: str = "Pss") -> float:
-    """The process' proportional set size (MB), from /proc/PID/smaps_rollup; `field`
-    "Pss_Anon": the part of it that is not files mapped (the heap: Python's objects, arrays,
-    TensorFlow's buffers), the rest being mostly the libraries' code."""
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def descendants(pid: int) -> list[tuple[int, str]]:
@@ -95,27 +77,27 @@ def what_child(cmd: str) -> str:
 class Meter:
     """Reads and prints the server's (and its children's) PSS, one table row each time."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid, self.last, self.rows = pid, None, []
-        print("| after | server PSS (MB) | change | of it anonymous | its children's PSS (MB) "
-              "| server + children |")
-        print("|---|---|---|---|---|---|")
+    def __init__(self, pid: int, report: harness.Report, most_seconds: float = 60) -> None:
+        self.pid, self.last, self.rows, self.most_seconds = pid, None, [], most_seconds
+        self.table = report.table("memory", [
+            "after", "server PSS (MB)", "change", "of it anonymous", "its children's PSS (MB)",
+            "server + children"])
 
     def sample(self) -> tuple[float, list[tuple[str, float]]]:
         kids = []
         for child, what in descendants(self.pid):
             try:
-                kids.append((what, pss_mb(child)))
+                kids.append((what, harness.memory_mb(child)))
             except OSError:
                 continue   # it just ended
-        return pss_mb(self.pid), kids
+        return harness.memory_mb(self.pid), kids
 
-    async def read(self, label: str, steady_mb: float = 5, most_seconds: float = 60) -> float:
+    async def read(self, label: str, steady_mb: float = 5) -> float:
         """Once the figures are steady (server and children together moved less than
         `steady_mb` in the last 3 s: MNIST read, the fork server's TensorFlow imported), or
         after `most_seconds`."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + most_seconds
+        deadline = loop.time() + self.most_seconds
         server, kids = self.sample()
         totals = [server + sum(v for _, v in kids)]
         while loop.time() < deadline:
@@ -129,9 +111,9 @@ class Meter:
         self.rows.append((label, server))
         shown = ", ".join(f"{what} {v:.0f}" for what, v in kids) or "-"
         total = server + sum(v for _, v in kids)
-        anon = pss_mb(self.pid, "Pss_Anon")
-        print(f"| {label} | {server:.0f} | {change} | {anon:.0f} | {shown} | {total:.0f} |",
-              flush=True)
+        anon = harness.memory_mb(self.pid, "Pss_Anon")
+        self.table.row(label, f"{server:.0f}", change, f"{anon:.0f}", shown, f"{total:.0f}",
+                       children=dict(kids))
         return server
 
 
@@ -145,12 +127,14 @@ async def finished(page, settle: float) -> None:
     await page.wait_for_timeout(int(settle * 1000))
 
 
-async def run(args) -> None:
-    home = tempfile.mkdtemp(prefix="mnist-memory-")
+async def run(args, report: harness.Report) -> None:
+    from playwright.async_api import async_playwright
+
     arenas = os.environ.get("MALLOC_ARENA_MAX")
-    print(f"{cpu_model()}; server's MALLOC_ARENA_MAX: {arenas or 'unset (glibc default)'}")
-    proc, base, _ = start_server(home)
-    try:
+    report.say(f"{harness.cpu().summary()}; server's MALLOC_ARENA_MAX: "
+               f"{arenas or 'unset (glibc default)'}")
+    with harness.Server(prefix="mnist-memory-") as server:
+        proc, base = server.proc, server.base
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=args.chromium, args=FLAGS)
             context = await browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -158,7 +142,7 @@ async def run(args) -> None:
             page = await context.new_page()
             page.set_default_timeout(180_000)
             page.problems = []
-            meter = Meter(proc.pid)
+            meter = Meter(proc.pid, report, args.most_seconds)
             await meter.read("server started, no page open")
             sidebar = page.locator('[data-testid="stSidebar"]')
             for name, shown in PAGES:
@@ -191,25 +175,25 @@ async def run(args) -> None:
                 for r in replayed:
                     await r.ws.close()
             await browser.close()
-            print(f"\nserver PSS after every page: {every_page:.0f} MB; peak of all rows: "
-                  f"{max(v for _, v in meter.rows):.0f} MB")
+            peak = max(v for _, v in meter.rows)
+            report.say()
+            report.say(f"server PSS after every page: {every_page:.0f} MB; peak of all rows: "
+                       f"{peak:.0f} MB", every_page_mb=every_page, peak_mb=peak)
             for child, what in descendants(proc.pid):   # what ending it would give back
-                private = pss_mb(child, "Private_Clean") + pss_mb(child, "Private_Dirty")
-                print(f"{what}: PSS {pss_mb(child):.0f} MB, of it private {private:.0f} MB")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+                private = (harness.memory_mb(child, "Private_Clean")
+                           + harness.memory_mb(child, "Private_Dirty"))
+                pss = harness.memory_mb(child)
+                report.say(f"{what}: PSS {pss:.0f} MB, of it private {private:.0f} MB",
+                           child=what, pss_mb=pss, private_mb=private)
 
 
 async def draw_seven(page) -> None:
     """Draw a 7 and wait for its prediction (left on the canvas, unlike draw_and_wait)."""
-    from load import draw_and_wait
-
     await draw_and_wait(page, clear=False)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__, browser=True)
     parser.add_argument("--draw-sessions", type=int, default=0, metavar="N",
                         help="then N sessions on Draw (one Chromium, N-1 replayed) and the "
                              "first page back on Analyze")
@@ -217,8 +201,13 @@ def main() -> None:
                         help="drawings per replayed Draw session")
     parser.add_argument("--settle", type=float, default=3.0,
                         help="seconds to wait after a page has finished before reading")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    args.most_seconds = 60     # the longest wait for steady figures after each page
+    # Every page, and two sessions on Draw (one replayed); no waiting for steady figures.
+    harness.shrink(args, draw_sessions=2, rounds=1, settle=0.0, most_seconds=0)
+    harness.need_chromium(args)
+    with harness.Report(args) as report:
+        asyncio.run(run(args, report))
 
 
 if __name__ == "__main__":

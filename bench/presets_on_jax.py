@@ -17,21 +17,20 @@ epoch, so the first and later epochs are printed apart.
 """
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import math
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import harness
 
 
 def array_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, jitter=None,
                    one_hot=False):
-    """What `training._pipeline` builds with tf.data, as a PyDataset: same batches, a fresh
+    """What `training.dataset_pipeline` builds with tf.data, as a PyDataset: same batches, a fresh
     shuffle every epoch; `jitter` (a `JittedAugmenter`) per batch."""
     import keras
 
@@ -93,16 +92,11 @@ class JittedAugmenter:
 
 
 def main() -> None:
-    import keras
+    from mnist_core.training.presets import DEFAULT_PRESET, PRESETS
 
-    from mnist_core.training import loop as training
-    from mnist_core.training.config import TrainConfig
-    from mnist_core.data.mnist import load_mnist
-    from mnist_core.training.presets import PRESETS
-    from presets import append_json, result_row   # bench/presets.py
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("presets", nargs="*", default=list(PRESETS))
+    parser = harness.parser(__doc__)
+    parser.add_argument("presets", nargs="*", default=None,
+                        help=f"default: all ({', '.join(PRESETS)})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", default="mixed_bfloat16",
                         choices=["float32", "mixed_bfloat16"])
@@ -110,39 +104,52 @@ def main() -> None:
     parser.add_argument("--steps-per-execution", type=int, default=None, metavar="N",
                         help="training steps per jitted call (default: the lab's own choice, "
                              "training.steps_per_execution; the live curves see every Nth batch)")
-    parser.add_argument("--json", metavar="FILE", help="also append results as JSON lines here")
     args = parser.parse_args()
+    args.epochs = None    # the presets' own
+    harness.shrink(args, presets=args.presets or [DEFAULT_PRESET], limit=1000, epochs=1)
+    args.presets = args.presets or list(PRESETS)
+    if os.environ.get("KERAS_BACKEND") != "jax":
+        if not args.dry_run:
+            sys.exit("Set KERAS_BACKEND=jax (this script is for machines without TensorFlow).")
+        if importlib.util.find_spec("jax") is None:
+            print("skipped: JAX is not installed here (this script is for machines that have "
+                  "it and no TensorFlow)", flush=True)
+            return
+        os.environ["KERAS_BACKEND"] = "jax"   # before Keras is imported: the dry run sets it
 
     import jax
+    import keras
 
-    training._pipeline = array_pipeline
+    from mnist_core.data.mnist import load_mnist
+    from mnist_core.training import loop as training
+    from mnist_core.training.presets import preset_config
+
+    training.dataset_pipeline = array_pipeline
     training.augmenter = JittedAugmenter
     if args.steps_per_execution:
         training.steps_per_execution = lambda spec, batch_size: args.steps_per_execution
     dataset = load_mnist()
     device = str(jax.devices()[0].device_kind)
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {device}, keras {keras.__version__} on "
-          f"{keras.backend.backend()} {jax.__version__}, precision={args.precision}, "
-          f"steps per execution {args.steps_per_execution or 'as the lab chooses'}")
-    print("| preset | test accuracy | training time (s) | s/epoch | first epoch (s) | "
-          "later epochs (s) | epochs | parameters |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name in args.presets:
-        config = TrainConfig.from_preset(name, seed=args.seed, precision=args.precision,
-                                         limit=args.limit)
-        result = training.train(config, dataset)
-        row = result_row(name, config, result, args.limit or len(dataset.x_train),
-                         device=device, precision=args.precision, backend="jax",
-                         steps_per_execution=training.steps_per_execution(
-                             config.spec, config.batch_size))
-        later = row["epoch_seconds"][1:] or [float("nan")]
-        print(f"| {name} | {100 * result.test_accuracy:.2f}% | {result.seconds:.1f} | "
-              f"{row['seconds_per_epoch']:.1f} | {row['epoch_seconds'][0]:.1f} | "
-              f"{np.median(later):.1f} | {config.epochs} | {row['parameters']:,} |", flush=True)
-        append_json(args.json, row)
+    with harness.Report(args) as report:
+        report.say(f"# {time.strftime('%Y-%m-%d %H:%M')} {device}, keras {keras.__version__} on "
+                   f"{keras.backend.backend()} {jax.__version__}, precision={args.precision}, "
+                   f"steps per execution {args.steps_per_execution or 'as the lab chooses'}")
+        table = report.table("presets", [
+            "preset", "test accuracy", "training time (s)", "s/epoch", "first epoch (s)",
+            "later epochs (s)", "epochs", "parameters"])
+        for name in args.presets:
+            config = preset_config(name, seed=args.seed, precision=args.precision,
+                                   limit=args.limit, epochs=args.epochs)
+            result = training.train(config, dataset)
+            row = harness.train_row(name, config, result, args.limit or len(dataset.x_train),
+                                    device=device, precision=args.precision, backend="jax",
+                                    steps_per_execution=training.steps_per_execution(
+                                        config.spec, config.batch_size))
+            later = row["epoch_seconds"][1:] or [float("nan")]
+            table.row(name, f"{100 * result.test_accuracy:.2f}%", f"{result.seconds:.1f}",
+                      f"{row['seconds_per_epoch']:.1f}", f"{row['epoch_seconds'][0]:.1f}",
+                      f"{np.median(later):.1f}", config.epochs, f"{row['parameters']:,}", **row)
 
 
 if __name__ == "__main__":
-    if os.environ.get("KERAS_BACKEND") != "jax":
-        sys.exit("Set KERAS_BACKEND=jax (this script is for machines without TensorFlow).")
     main()

@@ -20,18 +20,16 @@ are written (the card records the data mix and this command).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
+import harness
 
 EVAL_PER_STYLE = 300
 VALIDATION_SEED = 9_999   # a training-range seed that no training set uses (boosts stay below)
@@ -69,7 +67,8 @@ def width_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def report(name: str, model, data, evaluation) -> dict:
+def report(name: str, model, data, evaluation, out: harness.Report,
+           drawn: int = 2000) -> dict:
     from mnist_core.model.evaluation import evaluate, predict_probabilities
     from mnist_core.drawing.synthetic import drawn_digit_accuracy
 
@@ -82,25 +81,25 @@ def report(name: str, model, data, evaluation) -> dict:
         common = int(np.bincount(wrong, minlength=10).argmax()) if len(wrong) else None
         per_style[style] = (float(np.mean(predicted[mask] == y_style[mask])), common)
     result = {"name": name, "mnist_test": evaluate(model, data.x_test, data.y_test).accuracy,
-              "drawn_digits": drawn_digit_accuracy(model, 2000, 0)["ours"],
+              "drawn_digits": drawn_digit_accuracy(model, drawn, 0)["ours"],
               "styles": per_style}
     worst = min(per_style.items(), key=lambda kv: kv[1][0])
-    print(f"{name}: MNIST test {100 * result['mnist_test']:.2f}%, synthetic drawn digits "
-          f"{100 * result['drawn_digits']:.2f}%, worst style {worst[0]} "
-          f"{100 * worst[1][0]:.1f}%", flush=True)
+    out.say(f"{name}: MNIST test {100 * result['mnist_test']:.2f}%, synthetic drawn digits "
+            f"{100 * result['drawn_digits']:.2f}%, worst style {worst[0]} "
+            f"{100 * worst[1][0]:.1f}%", **result)
     return result
 
 
-def fine_tune(args, data):
+def fine_tune(args, data, out: harness.Report):
     import keras
 
     from mnist_core import settings
-    from mnist_core.data.mnist import split_validation
+    from mnist_core.data.dataset import split_validation
     from mnist_core.model.files import load_checked
     from mnist_core.model.build import build_model, resolve_precision
     from mnist_core.training.presets import get_preset
     from mnist_core.drawing.synthetic import train_seed
-    from mnist_core.training.loop import augmenter, _pipeline, as_float32
+    from mnist_core.training.loop import augmenter, dataset_pipeline, as_float32
 
     preset = get_preset("best").config
     x_tr, y_tr, x_val, y_val = split_validation(data.x_train, data.y_train, 0.1, 0)
@@ -110,9 +109,10 @@ def fine_tune(args, data):
         more = range(args.train_seeds, args.train_seeds * times)
         xb, yb, _ = style_set(args.per_style, [train_seed(s) for s in more], [style])
         xs, ys = np.concatenate([xs, xb]), np.concatenate([ys, yb])
-    xs_val, ys_val, _ = style_set(10, [train_seed(VALIDATION_SEED)])  # writers not in training
-    print(f"rendered {len(xs)} training and {len(xs_val)} validation style drawings in "
-          f"{time.monotonic() - started:.0f} s", flush=True)
+    xs_val, ys_val, _ = style_set(args.validation_per_style,
+                                  [train_seed(VALIDATION_SEED)])  # writers not in training
+    out.say(f"rendered {len(xs)} training and {len(xs_val)} validation style drawings in "
+            f"{time.monotonic() - started:.0f} s")
     rng = np.random.default_rng(0)
     if args.width_aug:
         xs = width_augment(xs, rng)
@@ -121,16 +121,16 @@ def fine_tune(args, data):
     x_v, y_v = np.concatenate([x_val, xs_val]), np.concatenate([y_val, ys_val])
 
     precision = resolve_precision("auto")
-    model = build_model("best", precision)
+    model = build_model(preset.spec, precision)
     model.set_weights(load_checked(settings.BUNDLED_MODEL).get_weights())
     keras.utils.set_random_seed(0)
     steps = int(np.ceil(len(x) / 128)) * args.epochs
     rate = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(rate), metrics=["accuracy"],
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=preset.label_smoothing))
-    train_ds = _pipeline(x, y, 128, shuffle_seed=0, jitter=augmenter(preset.augmentation, 0),
+    train_ds = dataset_pipeline(x, y, 128, shuffle_seed=0, jitter=augmenter(preset.augmentation, 0),
                          one_hot=True)
-    val_ds = _pipeline(x_v, y_v, 1000, shuffle_seed=None, one_hot=True)
+    val_ds = dataset_pipeline(x_v, y_v, 1000, shuffle_seed=None, one_hot=True)
     best_weights, best_acc, history = None, -1.0, []
     for epoch in range(args.epochs):
         t = time.monotonic()
@@ -138,8 +138,8 @@ def fine_tune(args, data):
                       verbose=0).history
         acc = float(h["val_accuracy"][-1])
         history.append({"epoch": epoch + 1, "val_accuracy": acc, "loss": float(h["loss"][-1])})
-        print(f"epoch {epoch + 1}/{args.epochs}: val accuracy (MNIST + styles) {100 * acc:.2f}% "
-              f"in {time.monotonic() - t:.0f} s", flush=True)
+        out.say(f"epoch {epoch + 1}/{args.epochs}: val accuracy (MNIST + styles) "
+                f"{100 * acc:.2f}% in {time.monotonic() - t:.0f} s", **history[-1])
         if acc > best_acc:
             best_acc, best_weights = acc, model.get_weights()
     model.set_weights(best_weights)
@@ -148,7 +148,7 @@ def fine_tune(args, data):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--per-style", type=int, default=40,
@@ -160,24 +160,44 @@ def main() -> None:
                         help="K times as many training writers for STYLE (e.g. 1-flag:3)")
     parser.add_argument("--export", type=Path)
     args = parser.parse_args()
+    args.limit, args.eval_per_style, args.validation_per_style, args.drawn = None, \
+        EVAL_PER_STYLE, 10, 2000
+    export = args.export
+    # 1,000 MNIST images, a few drawings per style; an --export goes to a temporary folder.
+    harness.shrink(args, epochs=1, per_style=1, train_seeds=1, limit=1000, eval_per_style=3,
+                   validation_per_style=1, drawn=20)
+    with tempfile.TemporaryDirectory(prefix="style-mix-") as scratch, \
+            harness.Report(args) as out:
+        if args.dry_run and export:
+            args.export = Path(scratch) / export.name
+        mix(args, out)
+
+
+def mix(args, out: harness.Report) -> None:
+    from mnist_core.quiet import import_tensorflow_quietly
+
     import_tensorflow_quietly()
     from mnist_core import settings
     from mnist_core.data.mnist import load_mnist
-    from mnist_core.model.files import load_checked, save_atomic
     from mnist_core.drawing.synthetic import EVAL_SEED_BASE
+    from mnist_core.model.files import load_checked, save_atomic
 
-    data = load_mnist()
-    evaluation = style_set(EVAL_PER_STYLE // 3, [EVAL_SEED_BASE + k for k in range(3)])
-    before = report("bundled (before)", load_checked(settings.BUNDLED_MODEL), data, evaluation)
-    model, history, seconds, n_styles, precision = fine_tune(args, data)
-    after = report("fine-tuned with styles", model, data, evaluation)
-    print(f"\n| style | before | after | most common wrong answer after |\n|---|---|---|---|")
+    data = load_mnist().limit(args.limit)
+    evaluation = style_set(args.eval_per_style // 3, [EVAL_SEED_BASE + k for k in range(3)])
+    before = report("bundled (before)", load_checked(settings.BUNDLED_MODEL), data, evaluation,
+                    out, args.drawn)
+    model, history, seconds, n_styles, precision = fine_tune(args, data, out)
+    after = report("fine-tuned with styles", model, data, evaluation, out, args.drawn)
+    out.say()
+    table = out.table("styles", ["style", "before", "after", "most common wrong answer after"])
     for style, (acc, _) in before["styles"].items():
         acc2, wrong = after["styles"][style]
-        print(f"| {style} | {100 * acc:.1f}% | {100 * acc2:.1f}% | {'' if wrong is None else wrong} |")
-    for key, label in (("mnist_test", "MNIST test (10,000)"), ("drawn_digits", "synthetic drawn digits (2,000)")):
-        print(f"| {label} | {100 * before[key]:.2f}% | {100 * after[key]:.2f}% | |")
-    print(f"training: {seconds:.0f} s ({precision})")
+        table.row(style, f"{100 * acc:.1f}%", f"{100 * acc2:.1f}%",
+                  "" if wrong is None else wrong)
+    for key, label in (("mnist_test", f"MNIST test ({len(data.x_test):,})"),
+                       ("drawn_digits", f"synthetic drawn digits ({args.drawn:,})")):
+        table.row(label, f"{100 * before[key]:.2f}%", f"{100 * after[key]:.2f}%", "")
+    out.say(f"training: {seconds:.0f} s ({precision})", seconds=seconds)
     if args.export:
         save_atomic(model, args.export)
         card = json.loads(settings.BUNDLED_MODEL_CARD.read_text())
@@ -191,7 +211,7 @@ def main() -> None:
                         "before this step)",
                 "data": f"MNIST training images (54,000 after the 10% validation split) + "
                         f"{n_styles} pen renderings of {len(before['styles'])} named styles "
-                        f"(mnist_core.drawing.synthetic.STYLES, training seeds 0..{args.train_seeds - 1}"
+                        f"(mnist_core.drawing.styles.STYLES, training seeds 0..{args.train_seeds - 1}"
                         + "".join(f"; {st}: seeds 0..{args.train_seeds * k - 1}"
                                   for st, k in args.boost) + ")"
                         f", MNIST-style preprocessing, `best` augmentation"
@@ -203,7 +223,7 @@ def main() -> None:
         })
         card.pop("data_source", None)  # a path of the machine that trained it: not for a card
         args.export.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-        print(f"wrote {args.export} and {args.export.with_suffix('.json')}")
+        out.say(f"wrote {args.export} and {args.export.with_suffix('.json')}")
 
 
 if __name__ == "__main__":

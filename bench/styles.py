@@ -10,28 +10,26 @@ MNIST test accuracy and its accuracy on the plain synthetic drawings of bench/dr
 """
 from __future__ import annotations
 
-import argparse
 import datetime
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
+import harness
 
 
 def main() -> None:
     from mnist_core import settings
     from mnist_core.drawing.synthetic import EVAL_SEED_BASE, STYLES
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--model", default=str(settings.BUNDLED_MODEL), help="a .keras file")
     parser.add_argument("--n", type=int, default=300, help="drawings per style")
     parser.add_argument("--seed", type=int, default=EVAL_SEED_BASE)
     parser.add_argument("--styles", default=None, help="comma-separated; default: all")
     parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST test set")
     args = parser.parse_args()
+    args.test_images, args.drawn = None, 2000
+    harness.shrink(args, n=2, test_images=200, drawn=20)
     if args.seed < EVAL_SEED_BASE:
         parser.error(f"evaluation seeds are >= {EVAL_SEED_BASE} (below are for training data)")
     styles = args.styles.split(",") if args.styles else list(STYLES)
@@ -39,38 +37,43 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown styles {unknown}; known: {', '.join(STYLES)}")
 
+    from mnist_core.quiet import import_tensorflow_quietly
+
     import_tensorflow_quietly()
-    from mnist_core.model.files import load_checked
     from mnist_core.drawing.synthetic import drawn_digit_accuracy, style_accuracy
+    from mnist_core.model.files import load_checked
 
     model = load_checked(Path(args.model))
     started = time.perf_counter()
     results = style_accuracy(model, args.n, args.seed, styles)
-    print(f"{datetime.date.today()}  model {args.model}  {args.n} drawings per style, "
-          f"seed {args.seed}  ({time.perf_counter() - started:.0f} s)\n")
-    print("| style | n | accuracy | most common wrong answer |")
-    print("|---|---|---|---|")
-    for name, r in results.items():
-        if r["top_wrong_count"]:
-            answer = "empty" if r["top_wrong"] is None else str(r["top_wrong"])
-            wrong = f"{answer} ({r['top_wrong_count']} of {r['n']})"
-        else:
-            wrong = "-"
-        print(f"| {name} | {r['n']} | {100 * r['accuracy']:.1f}% | {wrong} |")
-    total = sum(r["n"] for r in results.values())
-    mean = sum(r["accuracy"] * r["n"] for r in results.values()) / max(total, 1)
-    print(f"| all styles | {total} | {100 * mean:.1f}% | |")
-    print()
-    if not args.no_mnist:
-        from mnist_core.data.mnist import load_mnist
-        from mnist_core.model.evaluation import evaluate
+    with harness.Report(args) as report:
+        report.say(f"{datetime.date.today()}  model {args.model}  {args.n} drawings per style, "
+                   f"seed {args.seed}  ({time.perf_counter() - started:.0f} s)")
+        report.say()
+        table = report.table("styles", ["style", "n", "accuracy", "most common wrong answer"])
+        for name, r in results.items():
+            if r["top_wrong_count"]:
+                answer = "empty" if r["top_wrong"] is None else str(r["top_wrong"])
+                wrong = f"{answer} ({r['top_wrong_count']} of {r['n']})"
+            else:
+                wrong = "-"
+            table.row(name, r["n"], f"{100 * r['accuracy']:.1f}%", wrong, **r)
+        total = sum(r["n"] for r in results.values())
+        mean = sum(r["accuracy"] * r["n"] for r in results.values()) / max(total, 1)
+        table.row("all styles", total, f"{100 * mean:.1f}%", "", accuracy=mean)
+        report.say()
+        if not args.no_mnist:
+            from mnist_core.data.mnist import load_mnist
+            from mnist_core.model.evaluation import evaluate
 
-        data = load_mnist()
-        print(f"MNIST test set ({len(data.y_test):,} images): "
-              f"{100 * evaluate(model, data.x_test, data.y_test).accuracy:.2f}%")
-    drawn = drawn_digit_accuracy(model, 2000, 0)
-    print(f"synthetic drawn digits (bench/drawn_digits.py, 2,000, seed 0): "
-          f"{100 * drawn['ours']:.2f}% ({drawn['empty']} judged empty)")
+            data = load_mnist().limit(args.test_images)
+            accuracy = evaluate(model, data.x_test, data.y_test).accuracy
+            report.say(f"MNIST test set ({len(data.y_test):,} images): {100 * accuracy:.2f}%",
+                       mnist_test=accuracy)
+        drawn = drawn_digit_accuracy(model, args.drawn, 0)
+        report.say(f"synthetic drawn digits (bench/drawn_digits.py, {args.drawn:,}, seed 0): "
+                   f"{100 * drawn['ours']:.2f}% ({drawn['empty']} judged empty)",
+                   drawn_digits=drawn["ours"])
 
 
 if __name__ == "__main__":

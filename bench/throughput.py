@@ -11,15 +11,10 @@ Keras' official example model.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from mnist_core.quiet import import_tensorflow_quietly  # noqa: E402
+import harness
 
 
 def plain_fit_seconds(config, dataset) -> float:
@@ -27,7 +22,7 @@ def plain_fit_seconds(config, dataset) -> float:
     import keras
 
     from mnist_core.training import loop as training
-    from mnist_core.data.mnist import split_validation
+    from mnist_core.data.dataset import split_validation
     from mnist_core.model.evaluation import evaluate
     from mnist_core.model.build import build_model, resolve_precision
 
@@ -40,46 +35,54 @@ def plain_fit_seconds(config, dataset) -> float:
     rate = training.learning_rate(config.schedule, config.learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
-    train_ds = training._pipeline(x_tr, y_tr, config.batch_size, shuffle_seed=config.seed)
-    val_ds = training._pipeline(x_val, y_val, 1000, shuffle_seed=None)
+    train_ds = training.dataset_pipeline(x_tr, y_tr, config.batch_size, shuffle_seed=config.seed)
+    val_ds = training.dataset_pipeline(x_val, y_val, 1000, shuffle_seed=None)
     model.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0, shuffle=False)
     evaluate(model, dataset.x_test, dataset.y_test)
     return time.monotonic() - started
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__)
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    from mnist_core.training.presets import PRESETS, preset_config
+
+    args.limit, args.each_preset = None, list(PRESETS)       # all of MNIST, every preset
+    harness.shrink(args, epochs=1, rounds=1, limit=1000, each_preset=[args.preset])
+    from mnist_core.quiet import import_tensorflow_quietly
+
     import_tensorflow_quietly()
     from mnist_core.data.mnist import load_mnist
-    from mnist_core.training.config import TrainConfig
-    from mnist_core.training.presets import PRESETS
-    from mnist_core.training.progress import Progress
     from mnist_core.training.loop import train
+    from mnist_core.training.progress import Progress
 
-    dataset = load_mnist()
-    config = TrainConfig.from_preset(args.preset, epochs=args.epochs, augment=False)
+    dataset = load_mnist().limit(args.limit)
+    config = preset_config(args.preset, epochs=args.epochs, augment=False)
     images = len(dataset.x_train) * (1 - config.validation_fraction) * config.epochs
-    train(TrainConfig.from_preset(args.preset, epochs=1, limit=2000), dataset)  # warm-up
+    train(preset_config(args.preset, epochs=1, limit=2000), dataset)  # warm-up
     ours, plain = [], []
-    for r in range(args.rounds):
-        ours.append(train(config, dataset, Progress()).seconds)
-        plain.append(plain_fit_seconds(config, dataset))
-        print(f"round {r + 1}: ours {ours[-1]:.1f} s, plain model.fit {plain[-1]:.1f} s",
-              flush=True)
-    o, p = statistics.median(ours), statistics.median(plain)
-    print(f"{args.preset}, {config.epochs} epochs, batch {config.batch_size}: ours "
-          f"{images / o:,.0f} img/s, plain fit {images / p:,.0f} img/s, "
-          f"throughput ratio ours/plain = {p / o:.3f}")
+    with harness.Report(args) as report:
+        for r in range(args.rounds):
+            ours.append(train(config, dataset, Progress()).seconds)
+            plain.append(plain_fit_seconds(config, dataset))
+            report.say(f"round {r + 1}: ours {ours[-1]:.1f} s, plain model.fit {plain[-1]:.1f} s",
+                       round=r + 1, ours_s=ours[-1], plain_s=plain[-1])
+        o, p = statistics.median(ours), statistics.median(plain)
+        report.say(f"{args.preset}, {config.epochs} epochs, batch {config.batch_size}: ours "
+                   f"{images / o:,.0f} img/s, plain fit {images / p:,.0f} img/s, "
+                   f"throughput ratio ours/plain = {p / o:.3f}", ratio=p / o)
 
-    print("\nimages/s per preset (one epoch of 54,000 images, no augmentation):")
-    for name in PRESETS:
-        c = TrainConfig.from_preset(name, epochs=1, augment=False)
-        seconds = train(c, dataset).seconds
-        print(f"  {name:14s} {len(dataset.x_train) * 0.9 / seconds:8,.0f}", flush=True)
+        report.say()
+        report.say(f"images/s per preset (one epoch of {len(dataset.x_train) * 0.9:,.0f} images, "
+                   "no augmentation):")
+        for name in args.each_preset:
+            c = preset_config(name, epochs=1, augment=False)
+            seconds = train(c, dataset).seconds
+            speed = len(dataset.x_train) * 0.9 / seconds
+            report.say(f"  {name:14s} {speed:8,.0f}", preset=name, images_per_s=speed)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,9 @@ def import_tensorflow_quietly() -> None:
 
 
 def skip_final_collection() -> None:
-    """Call last in a process that imported TensorFlow. The ~350,000 objects its import leaves
-    make Python's final garbage collection at exit take 0.8 s (2 cores; 0.08 s after this), the
-    tail of every CLI command and of every app training run (the app waits for the child to
-    exit). Frozen, they are left to the OS; open files are still flushed and atexit handlers
-    still run."""
+    """Call last in a process that imported TensorFlow. The hundreds of thousands of objects
+    its import leaves make Python's final garbage collection at exit a noticeable tail of every
+    CLI command and of every app training run (the app waits for the child to exit). Frozen,
+    they are left to the OS; open files are still flushed and atexit handlers still run
+    (docs/benchmarks.md, "Does reading MNIST during TensorFlow's import save time?")."""
     gc.freeze()

@@ -78,8 +78,9 @@ TRAINING_ENV = "MNIST_LAB_TRAINING"
 TRAIN_NICE_ENV = "MNIST_LAB_TRAIN_NICE"
 
 
-def training_in_process() -> bool:
-    """True unless MNIST_LAB_TRAINING says "thread"; any other value is a ValueError."""
+def train_in_child_process() -> bool:
+    """Whether the app's trainings run in a child process: True unless MNIST_LAB_TRAINING says
+    "thread" (then in a thread of the server's own process); any other value is a ValueError."""
     value = os.environ.get(TRAINING_ENV, "process").strip().lower() or "process"
     if value not in ("process", "thread"):
         raise ValueError(f"{TRAINING_ENV} must be 'process' or 'thread', got "

@@ -1,35 +1,37 @@
 """Inside the network: what every layer of the active model makes of the current drawing.
 
-The drawing comes from the Draw page (it leaves its prepared 28x28 image in the session);
-mnist_core.drawing.inside computes every layer's output in one forward pass and charts turns each into
-one picture or bar chart, so this page only lays them out, in model order.
+The drawing comes from the Draw page (it leaves its prepared 28x28 image in the session,
+ui.session.prepared_drawing); mnist_core.drawing.inside computes every layer's output in one
+forward pass and mnist_core.views.charts turns each into one picture or bar chart, so this
+page only lays them out, in model order.
 """
 import streamlit as st
 
-import app_state
 from mnist_core.views import charts
-from mnist_core.drawing.inside import DRAWING_STATE_KEY
+from ui import models, resources, session
+from ui.navigation import DRAW, setup_page
+from ui.text import plain
 
 # Pictures arrive at one value per pixel; the browser enlarges them, pixel-sharp, and shrinks
 # them to the column on a phone.
 STYLE = """<style>.st-key-inside img {image-rendering: pixelated; height: auto}
 .st-key-inside [data-testid="stImageContainer"] {max-width: 100%}</style>"""
 
-app_state.setup_page()
+setup_page()
 st.title("Inside the network")
-prepared = st.session_state.get(DRAWING_STATE_KEY)
+prepared = session.prepared_drawing()
 if prepared is None:
     st.info("Draw a digit on the Draw page first: this page shows what each layer of the "
             "network makes of it.", icon=":material/draw:")
-    st.page_link("pages/3_Draw.py", label="Draw a digit", icon=":material/draw:")
+    st.page_link(DRAW, label="Draw a digit", icon=":material/draw:")
     st.stop()
-model = app_state.active_model()
-view = app_state.predictor(model.ref).inside(prepared)
+model = models.active_model()
+view = resources.predictor(model.ref).inside(prepared)
 st.html(STYLE)
-st.caption(f"{app_state.plain(model.label)}, layer by layer, for your last drawing. Black is "
+st.caption(f"{plain(model.label)}, layer by layer, for your last drawing. Black is "
            "0; in each layer white, orange and blue are its largest values (orange positive, "
            "blue negative).")
-st.page_link("pages/3_Draw.py", label="Draw another digit", icon=":material/draw:")
+st.page_link(DRAW, label="Draw another digit", icon=":material/draw:")
 
 with st.container(key="inside"):
     st.subheader("First-layer kernels")

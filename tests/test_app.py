@@ -3,54 +3,26 @@ import json
 
 import numpy as np
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-import app_state
+from ui import navigation, resources
 from mnist_core.drawing.synthetic import drawn_digits
-from tests.conftest import ROOT
-
-TIMEOUT = 120  # TensorFlow's import alone exceeds AppTest's default 3 s
-
-
-@pytest.fixture(autouse=True)
-def fresh_resources():
-    """Each test starts with empty process-wide caches (and so its own lab home and jobs)."""
-    st.cache_resource.clear()
-    yield
-    job = app_state.job_registry().current
-    if job is not None:
-        job.stop()
-        job.join(timeout=60)
-    st.cache_resource.clear()
+from tests.helpers import (OLD_SCHEMA, ROOT, FakeModel, by_label, config_with_spec, open_page,
+                           tap)
 
 
-def by_label(elements, label):
-    return next(e for e in elements if e.label == label)
-
-
-def open_page(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def test_every_page_renders_without_exception():
+def test_every_page_renders_without_exception(synthetic_app_data):
     """Walks the one page registry, which must list exactly the app's files: a new page left
     out of it (and so out of the sidebar and Home) fails here."""
     files = {"streamlit_app.py"} | {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")}
-    assert {p.path for p in app_state.PAGES} == files
-    assert len({p.label for p in app_state.PAGES}) == len(app_state.PAGES)
-    for page in app_state.PAGES:
-        at = open_page(None if page == app_state.HOME else page.path)
+    assert {p.path for p in navigation.PAGES} == files
+    assert len({p.label for p in navigation.PAGES}) == len(navigation.PAGES)
+    for page in navigation.PAGES:
+        at = open_page(None if page == navigation.HOME else page.path)
         assert at.title, f"{page.path} has no title"
         assert not at.exception, f"{page.path}: {at.exception}"
 
 
-def test_analyze_shows_the_architecture_of_the_selected_model():
+def test_analyze_shows_the_architecture_of_the_selected_model(synthetic_app_data):
     """The bundled model is the `best` preset (its card's config: a full spec, or in cards
     from before specs only the preset name, which migrates): its layers, with the parameter
     count the card states."""
@@ -62,16 +34,15 @@ def test_analyze_shows_the_architecture_of_the_selected_model():
     assert list(layers["layer"]) == [row.description for row in best.table()]
     assert list(layers["output shape"])[:2] == ["28x28x32", "28x28x32"]
     assert list(layers["output shape"])[-1] == "10"
-    assert layers["parameters"].sum() == app_state.bundled_card()["parameters"] == 325_994
+    assert layers["parameters"].sum() == resources.bundled_card()["parameters"] == 325_994
     assert any("325,994 learned parameters" in c.value for c in at.caption)
 
 
-def test_analyze_compares_the_architectures_of_picked_runs_and_explains_unknown_ones():
-    from tests.test_catalog import OLD_SCHEMA, FakeModel, _with_spec
-
-    store, history = app_state.store(), [{"epoch": 1, "accuracy": 0.9, "val_accuracy": 0.95}]
+def test_analyze_compares_the_architectures_of_picked_runs_and_explains_unknown_ones(
+        synthetic_app_data):
+    store, history = resources.store(), [{"epoch": 1, "accuracy": 0.9, "val_accuracy": 0.95}]
     runs = []
-    for config in (OLD_SCHEMA, _with_spec({"name": "x", "layers": [{"type": "lambda"}]})):
+    for config in (OLD_SCHEMA, config_with_spec({"name": "x", "layers": [{"type": "lambda"}]})):
         runs.append(store.create_run(config, "MNIST"))
         store.finish_run(runs[-1], status="done", model=FakeModel(), history=history)
     at = open_page("pages/2_Analyze.py")          # the bundled model, compared with both runs
@@ -94,43 +65,41 @@ def test_home_shows_the_active_model_and_its_accuracy():
     assert any(v.endswith("%") and float(v[:-1]) >= 99.3 for v in values)
 
 
-def test_draw_shows_the_hint_on_an_empty_canvas():
+def test_draw_shows_the_hint_on_an_empty_canvas(fake_canvas):
     at = open_page("pages/3_Draw.py")
     assert any("Draw a digit" in i.value for i in at.info)
     assert not at.metric  # no prediction without a drawing
     blank = np.zeros((280, 280, 4), np.uint8)
     blank[..., 3] = 255
-    at.session_state[app_state.TEST_DRAWING] = blank
+    fake_canvas.show(blank)
     at.run()
     assert any("Draw a digit" in i.value for i in at.info) and not at.metric
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_draw_classifies_a_drawing(seed):
+def test_draw_classifies_a_drawing(seed, fake_canvas):
     images, labels = drawn_digits(1, seed=seed)
     at = open_page("pages/3_Draw.py")
-    at.session_state[app_state.TEST_DRAWING] = images[0]
+    fake_canvas.show(images[0])
     at.run()
     assert not at.exception
     assert at.metric[0].label == "Prediction" and at.metric[0].value == str(labels[0])
     assert len(at.get("image")) >= 2  # what the network saw + saliency
 
 
-def test_draw_saves_a_labelled_drawing(monkeypatch):
-    from tests.test_draw_page import tap
-
+def test_draw_saves_a_labelled_drawing(monkeypatch, fake_canvas):
     images, labels = drawn_digits(1, seed=3)
     at = open_page("pages/3_Draw.py")
-    at.session_state[app_state.TEST_DRAWING] = images[0]
+    fake_canvas.show(images[0])
     at.run()
     tap(monkeypatch, at, labels[0])
-    saved, saved_labels = app_state.store().drawings()
+    saved, saved_labels = resources.store().drawings()
     assert saved.shape == (1, 28, 28, 1) and saved_labels.tolist() == [labels[0]]
 
 
-def test_a_full_disk_when_saving_a_drawing_is_a_message_and_drawing_goes_on(monkeypatch):
-    from mnist_core.lab.store import RunStore, StoreError
-    from tests.test_draw_page import tap
+def test_a_full_disk_when_saving_a_drawing_is_a_message_and_drawing_goes_on(monkeypatch, fake_canvas):
+    from mnist_core.lab.db import StoreError
+    from mnist_core.lab.store import RunStore
 
     def disk_full(self, *args, **kwargs):
         raise StoreError("the lab's database failed: database or disk is full")
@@ -138,15 +107,16 @@ def test_a_full_disk_when_saving_a_drawing_is_a_message_and_drawing_goes_on(monk
     monkeypatch.setattr(RunStore, "add_drawing", disk_full)
     images, labels = drawn_digits(2, seed=5)
     at = open_page("pages/3_Draw.py")
-    at.session_state[app_state.TEST_DRAWING] = images[0]
+    fake_canvas.show(images[0])
     at.run()
     tap(monkeypatch, at, labels[0])
     assert not at.exception and any("disk is full" in e.value for e in at.error)
-    at.session_state[app_state.TEST_DRAWING] = images[1]
+    fake_canvas.show(images[1])
     at.run()
     assert not at.exception and at.metric[0].value == str(labels[1])
 
 
+@pytest.mark.slow
 def test_analyze_shows_metrics_matrix_and_filtered_gallery():
     at = open_page("pages/2_Analyze.py")
     assert float(at.metric[0].value.rstrip("%")) >= 99.3
@@ -155,7 +125,7 @@ def test_analyze_shows_metrics_matrix_and_filtered_gallery():
     captions = [c for img in at.get("image") for c in img.captions]
     assert captions and all(c.startswith("true 4 →") for c in captions)
     # The server keeps MNIST as uint8 (55 MB, not 220 MB of float32), the gallery included.
-    assert app_state.mnist().x_test.dtype == np.uint8 == app_state.mnist().x_train.dtype
+    assert resources.mnist().x_test.dtype == np.uint8 == resources.mnist().x_train.dtype
 
 
 def test_pages_explain_missing_mnist_instead_of_crashing(monkeypatch, tmp_path):
@@ -179,7 +149,7 @@ def test_pages_explain_missing_mnist_instead_of_crashing(monkeypatch, tmp_path):
     assert not at.exception and any("MNIST was not found" in e.value for e in at.error)
 
 
-def test_unwritable_lab_home_still_runs_with_the_bundled_model(monkeypatch, tmp_path):
+def test_unwritable_lab_home_still_runs_with_the_bundled_model(monkeypatch, tmp_path, fake_canvas):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("MNIST_LAB_HOME", str(blocker / "home"))
@@ -187,13 +157,13 @@ def test_unwritable_lab_home_still_runs_with_the_bundled_model(monkeypatch, tmp_
     assert any("Runs cannot be saved" in w.value for w in at.sidebar.warning)
     images, labels = drawn_digits(1, seed=4)
     at = open_page("pages/3_Draw.py")
-    at.session_state[app_state.TEST_DRAWING] = images[0]
+    fake_canvas.show(images[0])
     at.run()
     assert not at.exception and at.metric[0].value == str(labels[0])
 
 
 def test_streamlit_no_longer_resets_keras_after_each_run(monkeypatch):
-    """Guards the fix that keeps training fast while browsers watch (see app_state): if a
+    """Guards the fix that keeps training fast while browsers watch (see ui/patches.py): if a
     Streamlit upgrade renames its hook, this fails instead of training silently slowing 60x."""
     import keras
     from streamlit.runtime.scriptrunner import script_runner

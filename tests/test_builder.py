@@ -9,7 +9,7 @@ from mnist_core.views.builder import Editor, Start, edited_name
 from mnist_core.training.config import ConfigError
 from mnist_core.training.presets import PRESETS
 from mnist_core.model.spec import LAYER_TYPES, SpecError
-from mnist_core.lab.store import FINE_TUNE, RunRecord
+from mnist_core.lab.runs import FINE_TUNE, RunRecord
 
 
 def _editor(preset: str = "fast") -> Editor:

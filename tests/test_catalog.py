@@ -1,6 +1,5 @@
 """The model catalog: which models exist and what each is, from records of every vintage."""
 import json
-from pathlib import Path
 
 import pytest
 
@@ -9,23 +8,10 @@ from mnist_core.lab import catalog
 from mnist_core import settings
 from mnist_core.training.config import ConfigError, TrainConfig
 from mnist_core.training.presets import get_preset
-from mnist_core.model.spec import ModelSpec, SpecError, layer
-from mnist_core.lab.store import BUNDLED, RunStore
-
-#: What the version before architectures-as-data recorded: a preset name and hyperparameters.
-OLD_SCHEMA = {"preset": "tutorial", "epochs": 2, "batch_size": 250, "learning_rate": 0.001,
-              "augment": False, "validation_fraction": 0.1, "limit": 2000, "seed": 0,
-              "precision": "auto"}
-SMALL = ModelSpec("small", (layer("conv2d", filters=4), layer("maxpool"), layer("flatten"),
-                            layer("dense", units=10, activation="softmax")))
-
-
-class FakeModel:
-    """Stands in for a Keras model: the store only asks it to save itself."""
-
-    def save(self, path):
-        Path(path).write_bytes(b"not a real model")
-
+from mnist_core.model.spec import SpecError
+from mnist_core.lab.runs import BUNDLED
+from mnist_core.lab.store import RunStore
+from tests.helpers import OLD_SCHEMA, SMALL_SPEC, FakeModel, config_with_spec
 
 def _run(store: RunStore, config: dict, accuracy: float | None = 0.97,
          history: list | None = None) -> str:
@@ -33,10 +19,6 @@ def _run(store: RunStore, config: dict, accuracy: float | None = 0.97,
     store.finish_run(run_id, status="done", model=FakeModel(), test_accuracy=accuracy,
                      history=history or [])
     return run_id
-
-
-def _with_spec(spec: dict) -> dict:
-    return {**TrainConfig(spec=SMALL, preset="custom", epochs=1).to_dict(), "spec": spec}
 
 
 @pytest.fixture
@@ -51,14 +33,14 @@ def card():
 
 def test_every_vintage_of_run_is_listed_with_its_architecture_or_the_reason(store, card):
     old = _run(store, OLD_SCHEMA, history=[{"epoch": 1, "accuracy": 0.9}])
-    new = _run(store, TrainConfig(spec=SMALL, preset="custom", epochs=1).to_dict())
+    new = _run(store, TrainConfig(spec=SMALL_SPEC, preset="custom", epochs=1).to_dict())
     tuned = _run(store, {"preset": "fine-tune", "from": "bundled", "drawings": 12})
-    bad_type = _with_spec({"name": "x", "layers": [{"type": "lambda", "code": "rm -rf"},
+    bad_type = config_with_spec({"name": "x", "layers": [{"type": "lambda", "code": "rm -rf"},
                                                    {"type": "dense", "units": 10,
                                                     "activation": "softmax"}]})
     lambda_run = _run(store, bad_type)
-    big_kernel = _run(store, _with_spec({**SMALL.to_dict(), "layers": [
-        {"type": "conv2d", "filters": 4, "kernel": 99}, *SMALL.to_dict()["layers"][1:]]}))
+    big_kernel = _run(store, config_with_spec({**SMALL_SPEC.to_dict(), "layers": [
+        {"type": "conv2d", "filters": 4, "kernel": 99}, *SMALL_SPEC.to_dict()["layers"][1:]]}))
     never_finished = store.create_run(OLD_SCHEMA, "MNIST")      # no model: not a model
 
     models = catalog.list_models(store, card)
@@ -69,7 +51,7 @@ def test_every_vintage_of_run_is_listed_with_its_architecture_or_the_reason(stor
     assert by_ref[BUNDLED].spec == get_preset("best").spec and by_ref[BUNDLED].history == ()
     assert by_ref[old].spec == get_preset("tutorial").spec         # migrated from the preset
     assert by_ref[old].parameters == 204_906 and by_ref[old].history[0]["accuracy"] == 0.9
-    assert by_ref[new].spec == SMALL and by_ref[new].spec_problem is None
+    assert by_ref[new].spec == SMALL_SPEC and by_ref[new].spec_problem is None
     assert by_ref[tuned].spec == get_preset("best").spec            # its source's layers
     assert by_ref[tuned].label.startswith("fine-tuned from bundled on 12 drawings")
     assert by_ref[new].label.endswith(", 97.00%")
@@ -88,19 +70,19 @@ def test_run_config_rebuilds_runs_and_refuses_fine_tunes_and_edited_records(stor
     config = catalog.run_config(old)
     assert config.spec == get_preset("tutorial").spec and config.epochs == 2
     assert config.limit == 2000 and config.schedule == get_preset("tutorial").config.schedule
-    new = store.get_run(_run(store, TrainConfig(spec=SMALL, preset="custom").to_dict()))
-    assert catalog.run_config(new).spec == SMALL
+    new = store.get_run(_run(store, TrainConfig(spec=SMALL_SPEC, preset="custom").to_dict()))
+    assert catalog.run_config(new).spec == SMALL_SPEC
 
     tuned = store.get_run(_run(store, {"preset": "fine-tune", "from": "bundled",
                                        "drawings": 12}))
     with pytest.raises(ConfigError, match="fine-tuned from bundled.*finetune --from bundled"):
         catalog.run_config(tuned)
-    edited = store.get_run(_run(store, _with_spec({"name": "x", "layers": [
+    edited = store.get_run(_run(store, config_with_spec({"name": "x", "layers": [
         {"type": "lambda"}, {"type": "dense", "units": 10, "activation": "softmax"}]})))
     with pytest.raises(SpecError, match=f"run {edited.id}'s recorded settings cannot be used: "
                                         "layer 1: 'lambda' is not a layer type"):
         catalog.run_config(edited)
-    pooled_away = store.get_run(_run(store, _with_spec({"name": "x", "layers": [
+    pooled_away = store.get_run(_run(store, config_with_spec({"name": "x", "layers": [
         *[{"type": "maxpool"}] * 5, {"type": "flatten"},
         {"type": "dense", "units": 10, "activation": "softmax"}]})))
     with pytest.raises(SpecError, match=r"layer 5 \(MaxPool\): 2x2 pooling of a 1x1 map"):
@@ -108,7 +90,7 @@ def test_run_config_rebuilds_runs_and_refuses_fine_tunes_and_edited_records(stor
 
 
 def test_a_fine_tune_of_a_model_whose_architecture_is_unknown_says_so(store, card):
-    edited = _run(store, _with_spec({"name": "x", "layers": [{"type": "lambda"}]}))
+    edited = _run(store, config_with_spec({"name": "x", "layers": [{"type": "lambda"}]}))
     tuned = _run(store, {"preset": "fine-tune", "from": edited, "drawings": 12})
     gone = _run(store, {"preset": "fine-tune", "from": "20990101-000000-abcdef",
                         "drawings": 12})
@@ -139,7 +121,7 @@ def test_the_bundled_model_needs_no_store_and_a_bad_card_is_a_reason_not_a_crash
 
 
 def test_layer_table_has_one_compact_row_per_layer():
-    info = catalog.ModelInfo("r", "small", None, SMALL)
+    info = catalog.ModelInfo("r", "small", None, SMALL_SPEC)
     assert info.layer_table() == [
         {"layer": "Conv2D 4 3x3 relu", "output shape": "26x26x4", "parameters": 40},
         {"layer": "MaxPool 2x2", "output shape": "13x13x4", "parameters": 0},
@@ -153,9 +135,9 @@ def test_a_record_edited_while_the_lab_runs_is_read_again(store, card):
     edit to the record must not be hidden behind the remembered one."""
     import sqlite3
 
-    run_id = _run(store, TrainConfig(spec=SMALL, preset="custom", epochs=1).to_dict())
-    assert {m.ref: m for m in catalog.list_models(store, card)}[run_id].spec == SMALL
-    edited = _with_spec({**SMALL.to_dict(), "layers": [{"type": "lambda"}]})
+    run_id = _run(store, TrainConfig(spec=SMALL_SPEC, preset="custom", epochs=1).to_dict())
+    assert {m.ref: m for m in catalog.list_models(store, card)}[run_id].spec == SMALL_SPEC
+    edited = config_with_spec({**SMALL_SPEC.to_dict(), "layers": [{"type": "lambda"}]})
     with sqlite3.connect(store.db_path) as db:
         db.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(edited), run_id))
     again = {m.ref: m for m in catalog.list_models(store, card)}[run_id]
@@ -166,9 +148,9 @@ def test_runs_stopped_before_their_first_epoch_are_not_offered_even_from_old_rec
                                                                                       card):
     """Records from before the rule kept a model for a Start-then-Stop: it stays in the store
     (and `runs`), but no model list offers it, and it cannot become the class model."""
-    config = TrainConfig(spec=SMALL, preset="custom", epochs=3).to_dict()
+    config = TrainConfig(spec=SMALL_SPEC, preset="custom", epochs=3).to_dict()
     early = store.create_run(config, "MNIST")
-    with store._connect() as db:   # as the old code left it: stopped, no epoch, a model file
+    with store.connect() as db:   # as the old code left it: stopped, no epoch, a model file
         db.execute("UPDATE runs SET status='stopped', model_file='x.keras' WHERE id=?", (early,))
     late = store.create_run(config, "MNIST")
     store.finish_run(late, status="stopped", model=FakeModel(), history=[{"epoch": 1}])
@@ -181,7 +163,7 @@ def test_runs_stopped_before_their_first_epoch_are_not_offered_even_from_old_rec
 
 
 def test_a_browser_uses_its_own_pick_while_it_exists_and_else_the_class_model(store, card):
-    run = _run(store, TrainConfig(spec=SMALL, preset="custom", epochs=1).to_dict())
+    run = _run(store, TrainConfig(spec=SMALL_SPEC, preset="custom", epochs=1).to_dict())
     models = catalog.list_models(store, card)
     follow = catalog.FOLLOW_CLASS
     assert catalog.chosen_model(models, follow, BUNDLED).ref == BUNDLED
@@ -194,7 +176,7 @@ def test_a_browser_uses_its_own_pick_while_it_exists_and_else_the_class_model(st
 
 
 def test_the_class_model_is_stored_shared_and_read_at_most_once_a_second(store):
-    run = _run(store, TrainConfig(spec=SMALL, preset="custom", epochs=1).to_dict())
+    run = _run(store, TrainConfig(spec=SMALL_SPEC, preset="custom", epochs=1).to_dict())
     now = [100.0]
     choice = catalog.ClassModelChoice(store, seconds=1.0, clock=lambda: now[0])
     other = catalog.ClassModelChoice(RunStore(store.home), seconds=1.0, clock=lambda: now[0])

@@ -3,16 +3,16 @@ own pick kept across pages and reloads, the teacher's unlock kept for the browse
 page load), the one-time teacher link, and the Draw page's one-tap saves.
 
 AppTest has no browser, so cookies are played by a dict that stands in for what a browser
-would send when it opens a page (app_state._browser_cookie); tests/e2e covers real cookies.
+would send when it opens a page (session.browser_cookie); tests/e2e covers real cookies.
 """
 import pytest
 import streamlit as st
 
-import app_state
+from ui import navigation, resources, session
 from mnist_core.lab.catalog import FOLLOW_CLASS
 from mnist_core.drawing.synthetic import drawn_digits
 from mnist_core.classroom.teacher import create_link_token
-from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
+from tests.helpers import by_label, open_page, tap
 
 KEY = "owl-7-maple"
 DRAW = "pages/3_Draw.py"
@@ -22,14 +22,14 @@ DRAW = "pages/3_Draw.py"
 def browser(monkeypatch):
     """The cookies 'the browser' sends with the next page it opens (a new AppTest session)."""
     jar: dict[str, str] = {}
-    monkeypatch.setattr(app_state, "_browser_cookie", lambda what: jar.get(what))
+    monkeypatch.setattr(session, "browser_cookie", lambda what: jar.get(what))
     return jar
 
 
 def kept_cookie(at, what: str):
     """What the session asked its browser to keep for `what` (value, seconds)."""
-    name = next(n for n in at.session_state[app_state.COOKIES] if f"_{what}_" in n)
-    return at.session_state[app_state.COOKIES][name]
+    name = next(n for n in at.session_state[session.COOKIES] if f"_{what}_" in n)
+    return at.session_state[session.COOKIES][name]
 
 
 def a_run(epochs_done: int = 1) -> str:
@@ -37,7 +37,7 @@ def a_run(epochs_done: int = 1) -> str:
     from mnist_core.model.build import build_model
     from mnist_core.training.presets import PRESETS
 
-    store = app_state.store()
+    store = resources.store()
     config = PRESETS["dense-only"].config
     run_id = store.create_run(config.to_dict(), "MNIST")
     store.finish_run(run_id, status="done", model=build_model(config.spec, "float32"),
@@ -63,12 +63,12 @@ def test_the_class_model_reaches_every_browser_that_did_not_pick_its_own(monkeyp
     run = a_run()
     student, picky = open_page(DRAW), open_page(DRAW)
     assert "Bundled" in caption_of(student) and "the class model" in caption_of(student)
-    picky.sidebar.selectbox(key=app_state.MODEL_PICKER).set_value("bundled").run()
+    picky.sidebar.selectbox(key=session.MODEL_PICKER).set_value("bundled").run()
     teacher = unlock(open_page())
-    assert student.session_state[app_state.MODEL_PICK] == FOLLOW_CLASS
-    teacher.sidebar.selectbox(key=app_state.MODEL_PICKER).set_value(run).run()
+    assert student.session_state[session.MODEL_PICK] == FOLLOW_CLASS
+    teacher.sidebar.selectbox(key=session.MODEL_PICKER).set_value(run).run()
     by_label(teacher.sidebar.button, "Make it the class model").click().run()
-    assert not teacher.exception and app_state.store().class_model() == run
+    assert not teacher.exception and resources.store().class_model() == run
     assert "every browser uses it" in teacher.toast[0].value
     student.run()                      # its next refresh (an open page checks every 3 s)
     assert run in caption_of(student) and "the class model" in caption_of(student)
@@ -82,44 +82,44 @@ def test_only_the_teacher_makes_a_class_model_even_from_a_crafted_click(monkeypa
     monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", KEY)
     run = a_run()
     student = open_page()
-    student.sidebar.selectbox(key=app_state.MODEL_PICKER).set_value(run).run()
+    student.sidebar.selectbox(key=session.MODEL_PICKER).set_value(run).run()
     assert not [b for b in student.sidebar.button if b.label == "Make it the class model"]
     teacher = unlock(open_page())
-    teacher.sidebar.selectbox(key=app_state.MODEL_PICKER).set_value(run).run()
+    teacher.sidebar.selectbox(key=session.MODEL_PICKER).set_value(run).run()
     button = by_label(teacher.sidebar.button, "Make it the class model")
-    app_state.teacher_sessions().close(teacher.session_state[app_state.TEACHER_TOKEN])
+    resources.teacher_sessions().close(teacher.session_state[session.TEACHER_TOKEN])
     button.click().run()                                  # locked in another tab meanwhile
     assert "Only the teacher" in teacher.toast[0].value
-    assert app_state.store().class_model() == "bundled"
+    assert resources.store().class_model() == "bundled"
 
 
-def test_a_pick_stays_on_every_page_and_after_a_reload(browser):
+def test_a_pick_stays_on_every_page_and_after_a_reload(browser, synthetic_app_data):
     run = a_run()
     at = open_page()
-    at.sidebar.selectbox(key=app_state.MODEL_PICKER).set_value(run).run()
-    for page in app_state.PAGES:
+    at.sidebar.selectbox(key=session.MODEL_PICKER).set_value(run).run()
+    for page in navigation.PAGES:
         at.switch_page(page.path).run()
-        assert not at.exception and at.sidebar.selectbox(key=app_state.MODEL_PICKER).value == run
+        assert not at.exception and at.sidebar.selectbox(key=session.MODEL_PICKER).value == run
     value, seconds = kept_cookie(at, "model")
     assert value == run and seconds >= 30 * 24 * 3600
     browser["model"] = value                               # the browser sends it back
     reloaded = open_page(DRAW)
     assert run in caption_of(reloaded) and "picked in this browser" in caption_of(reloaded)
-    reloaded.sidebar.selectbox(key=app_state.MODEL_PICKER).set_value(FOLLOW_CLASS).run()
+    reloaded.sidebar.selectbox(key=session.MODEL_PICKER).set_value(FOLLOW_CLASS).run()
     assert kept_cookie(reloaded, "model")[0] is None       # back to following: cookie deleted
     browser["model"] = "20990101-000000-gone00"            # a run deleted since, or forged
     assert "Bundled" in caption_of(open_page(DRAW))
 
 
-def test_a_run_stopped_in_its_first_epoch_is_in_no_model_list():
+def test_a_run_stopped_in_its_first_epoch_is_in_no_model_list(synthetic_app_data):
     from mnist_core.training.presets import PRESETS
 
-    store = app_state.store()
+    store = resources.store()
     run_id = store.create_run(PRESETS["fast"].config.to_dict(), "MNIST")
     store.finish_run(run_id, status="stopped", history=[], model=None)
     at = open_page("pages/2_Analyze.py")
     assert run_id not in by_label(at.selectbox, "Model").options[-1]
-    assert len(at.sidebar.selectbox(key=app_state.MODEL_PICKER).options) == 2   # class, bundled
+    assert len(at.sidebar.selectbox(key=session.MODEL_PICKER).options) == 2   # class, bundled
 
 
 # --- the teacher's session ---------------------------------------------------------------------
@@ -130,7 +130,7 @@ def test_an_unlock_holds_for_the_browser_until_it_locks_and_not_for_a_session_id
     teacher = unlock(open_page("pages/1_Train.py"))
     assert [b for b in teacher.button if b.label == "Start training"]
     token, seconds = kept_cookie(teacher, "teacher")
-    assert token == teacher.session_state[app_state.TEACHER_TOKEN] and seconds >= 3600
+    assert token == teacher.session_state[session.TEACHER_TOKEN] and seconds >= 3600
     assert KEY not in token
     browser["teacher"] = token                              # a reload, a new tab
     tab = open_page("pages/1_Train.py")
@@ -174,7 +174,7 @@ def test_the_teacher_link_unlocks_once_and_leaves_the_address(monkeypatch, brows
     again.run()
     assert any("already used or has expired" in e.value for e in again.sidebar.error)
     assert again.sidebar.text_input(key="teacher_key_attempt")
-    other = create_link_token(app_state.store())            # `python -m mnist_core teacher-link`
+    other = create_link_token(resources.store())            # `python -m mnist_core teacher-link`
     fresh = open_page()
     fresh.query_params["teacher"] = other
     fresh.run()
@@ -193,15 +193,14 @@ def test_a_teacher_link_is_ignored_without_a_key(monkeypatch, capsys):
 # --- saving on the Draw page -------------------------------------------------------------------
 
 def test_one_tap_saves_the_drawing_as_that_digit_clears_the_canvas_and_can_be_undone(
-        monkeypatch):
-    import draw_canvas
-    from tests.test_draw_page import tap
+        monkeypatch, fake_canvas):
+    import ui.canvas as draw_canvas
 
     shown = []
     monkeypatch.setattr(draw_canvas, "digit_row", lambda **kw: shown.append(kw) and None)
     images, labels = drawn_digits(1, seed=8)
     at = open_page(DRAW)
-    at.session_state[app_state.TEST_DRAWING] = images[0]
+    fake_canvas.show(images[0])
     at.run()
     assert shown[-1] == {"key": "save_as", "highlight": labels[0]}   # a highlight, no choice
     generation = at.session_state["canvas_generation"] if "canvas_generation" in \
@@ -209,10 +208,10 @@ def test_one_tap_saves_the_drawing_as_that_digit_clears_the_canvas_and_can_be_un
     wrong = (labels[0] + 1) % 10                            # the student meant another digit
     tap(monkeypatch, at, wrong)
     assert not at.exception
-    assert app_state.store().drawings()[1].tolist() == [wrong]
+    assert resources.store().drawings()[1].tolist() == [wrong]
     assert at.session_state["canvas_generation"] == generation + 1   # cleared
     assert any(f"Saved as a {wrong} (drawing #1)" in s.value for s in at.success)
     assert not at.metric                                    # ready for the next digit
     by_label(at.button, "Undo this save").click().run()
-    assert app_state.store().drawings()[1].tolist() == []
+    assert resources.store().drawings()[1].tolist() == []
     assert "removed" in at.toast[0].value

@@ -10,23 +10,14 @@ import zipfile
 import cv2
 import numpy as np
 import pytest
-import streamlit as st
 
-import app_state
+from ui import resources, session
 from mnist_core.classroom import wall as class_set
 from mnist_core.classroom.wall import UNKNOWN, PredictionCache, digit_stats, wall_view
 from mnist_core.lab.store import RunStore
-from tests.test_app import by_label, open_page as open_app_page
+from tests.helpers import by_label, open_page as open_app_page
 
 CLASS_PAGE = "pages/4_Class.py"
-
-
-@pytest.fixture(autouse=True)
-def fresh_resources():
-    """Each test gets empty process-wide caches, so its own lab home and prediction cache."""
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
 
 
 def random_images(n, seed=0):
@@ -216,7 +207,7 @@ def test_digits(mnist):
 
 def save(images, labels, start, stop, misread_every=0):
     """Save drawings start..stop-1; with misread_every=k every k-th gets a wrong true label."""
-    store = app_state.store()
+    store = resources.store()
     for i in range(start, stop):
         wrong = misread_every and i % misread_every == 0
         store.add_drawing(images[i], (labels[i] + 1) % 10 if wrong else labels[i], None, None)
@@ -230,7 +221,7 @@ def open_page(page):
     """Like tests.test_app.open_page, with the bundled model's background load finished
     (until then the wall shows drawings without answers; see the test for that)."""
     at = open_app_page(None)
-    app_state.model_cache().warm_up_in_background("bundled").join(timeout=120)
+    resources.model_cache().warm_up_in_background("bundled").join(timeout=120)
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
@@ -272,13 +263,13 @@ def test_tiles_show_at_once_while_the_model_is_still_loading(test_digits, monkey
     images, labels = test_digits
     save(images, labels, 0, 5)
     at = open_app_page(None)
-    real = app_state.model_cache
-    monkeypatch.setattr(app_state, "model_cache", lambda: loading)
+    real = resources.model_cache
+    monkeypatch.setattr(resources, "model_cache", lambda: loading)
     at.switch_page(CLASS_PAGE).run()
     assert len(at.get("image")) == 5 and all(":gray[…]" in c for c in tile_captions(at))
     assert any("Reading 5 more drawings" in c.value for c in at.caption)
-    monkeypatch.setattr(app_state, "model_cache", real)   # loaded now
-    app_state.model_cache().warm_up_in_background("bundled").join(timeout=120)
+    monkeypatch.setattr(resources, "model_cache", real)   # loaded now
+    resources.model_cache().warm_up_in_background("bundled").join(timeout=120)
     at.run()
     assert len(tile_captions(at)) == 5 and all(":green[✓]" in c for c in tile_captions(at))
 
@@ -310,16 +301,16 @@ def test_teacher_relabels_and_deletes_when_no_key_is_configured(test_digits):
     at.button_group(key=f"label-2-{labels[1]}").set_value(new)
     at.button(key="relabel-2").click().run()
     assert not at.exception and "is now labelled" in at.toast[0].value
-    assert app_state.store().get_drawings([2])[0].label == new
+    assert resources.store().get_drawings([2])[0].label == new
     assert any(f"**{new}** :red[**✗ read as {labels[1]}**]" == c for c in tile_captions(at))
     edit_open(at, 3)
     at.button(key="delete-3").click().run()
     assert any("Deleted drawing #3." in m.value for m in at.markdown)
-    assert [d.id for d in app_state.store().list_drawings()] == [2, 1]
+    assert [d.id for d in resources.store().list_drawings()] == [2, 1]
     assert len(at.get("image")) == 2
     by_label(at.button, "Undo").click().run()                       # a slip, taken back
     assert not at.exception and "Restored drawing #3" in at.toast[0].value
-    assert [d.id for d in app_state.store().list_drawings()] == [3, 2, 1]
+    assert [d.id for d in resources.store().list_drawings()] == [3, 2, 1]
     assert len(at.get("image")) == 3
 
 
@@ -332,15 +323,15 @@ def test_the_teacher_deletes_a_selection_or_the_last_minutes_and_can_undo(test_d
         at.checkbox(key=f"pick-{drawing_id}").check().run()
     by_label(at.button, "Delete the 2 selected").click().run()
     assert not at.exception
-    assert [d.id for d in app_state.store().list_drawings()] == [6, 4, 3, 1]
+    assert [d.id for d in resources.store().list_drawings()] == [6, 4, 3, 1]
     assert any("Deleted 2 drawings (the selected drawings)" in m.value for m in at.markdown)
     by_label(at.button, "Undo").click().run()
-    assert [d.id for d in app_state.store().list_drawings()] == [6, 5, 4, 3, 2, 1]
+    assert [d.id for d in resources.store().list_drawings()] == [6, 5, 4, 3, 2, 1]
     by_label(at.button, "Delete these 6").click().run()             # all of the last 10 minutes
-    assert app_state.store().list_drawings() == []
+    assert resources.store().list_drawings() == []
     assert any("No saved drawings yet" in i.value for i in at.info)
     by_label(at.button, "Undo").click().run()
-    assert len(app_state.store().list_drawings()) == 6
+    assert len(resources.store().list_drawings()) == 6
 
 
 def test_a_locked_student_cannot_edit_and_the_server_refuses_a_stale_button(test_digits,
@@ -358,11 +349,11 @@ def test_a_locked_student_cannot_edit_and_the_server_refuses_a_stale_button(test
     at.button(key="FormSubmitter:teacher_unlock-Unlock").click().run()
     edit_open(at, 1)
     delete = at.button(key="delete-1")
-    app_state.teacher_sessions().close(at.session_state[app_state.TEACHER_TOKEN])  # locked
+    resources.teacher_sessions().close(at.session_state[session.TEACHER_TOKEN])  # locked
                                                                   # meanwhile (another tab)
     delete.click().run()
     assert not at.exception and "Only the teacher" in at.toast[0].value
-    assert len(app_state.store().list_drawings()) == 3
+    assert len(resources.store().list_drawings()) == 3
 
 
 def test_two_teachers_deleting_and_relabelling_one_drawing(test_digits):
@@ -377,7 +368,7 @@ def test_two_teachers_deleting_and_relabelling_one_drawing(test_digits):
     assert any("Deleted drawing #2" in m.value for m in first.markdown)
     assert second.toast[0].value == ("Nothing changed: drawing #2 was already deleted by "
                                      "someone else.")
-    assert [d.id for d in app_state.store().list_drawings()] == [1]
+    assert [d.id for d in resources.store().list_drawings()] == [1]
 
 
 def test_class_page_with_an_unusable_lab_home_shows_why(monkeypatch, tmp_path):
@@ -389,8 +380,9 @@ def test_class_page_with_an_unusable_lab_home_shows_why(monkeypatch, tmp_path):
 
 
 
-def test_analyze_counts_each_drawing_once_and_links_to_the_class_page(test_digits):
-    from mnist_core.lab.store import DuplicateDrawing
+def test_analyze_counts_each_drawing_once_and_links_to_the_class_page(test_digits,
+                                                                      synthetic_app_data):
+    from mnist_core.lab.drawings import DuplicateDrawing
 
     images, labels = test_digits
     save(images, labels, 0, 4)
@@ -463,11 +455,12 @@ def test_a_flood_of_saves_neither_slows_predictions_nor_damages_the_store(bundle
 
 
 def test_a_damaged_drawing_row_shows_grey_on_the_wall_and_is_skipped_by_analyze(lab_home):
-    from mnist_core.lab.store import UNREADABLE, RunStore
+    from mnist_core.lab.drawings import UNREADABLE
+    from mnist_core.lab.store import RunStore
 
     store = RunStore()
     good = store.add_drawing(np.full((28, 28), 0.5, np.float32), 3, 3, "bundled")
-    with store._connect() as db:
+    with store.connect() as db:
         db.execute("INSERT INTO drawings (created_at, label, predicted, model, image, hash) "
                    "VALUES (0, 4, NULL, NULL, ?, 'broken')", (b"\x00" * 100,))
     page = store.list_drawings()

@@ -5,10 +5,10 @@ import time
 import numpy as np
 import pytest
 
-import app_state
+from ui import joining, resources
 from mnist_core.classroom.joining import join_address, qr_png
 from mnist_core.lab.store import RunStore
-from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
+from tests.helpers import by_label, open_page
 
 
 def _form_for_a_small_run(at, epochs: int = 30):
@@ -17,13 +17,13 @@ def _form_for_a_small_run(at, epochs: int = 30):
     return at
 
 
-def test_a_second_start_is_refused_by_name_and_shows_the_live_run():
+def test_a_second_start_is_refused_by_name_and_shows_the_live_run(synthetic_app_data):
     first = _form_for_a_small_run(open_page("pages/1_Train.py"))
     second = _form_for_a_small_run(open_page("pages/1_Train.py"))  # form open in both
     by_label(first.button, "Start training").click().run()
-    job = app_state.job_registry().current
+    job = resources.job_registry().current
     by_label(second.button, "Start training").click().run()       # pressed a moment later
-    assert app_state.job_registry().current is job                 # still one job
+    assert resources.job_registry().current is job                 # still one job
     warning = " ".join(w.value for w in second.warning)
     assert "Your run was not started: a 'fast' training (" in warning
     assert "epoch 1/0" not in warning and "is already running" in warning
@@ -33,24 +33,25 @@ def test_a_second_start_is_refused_by_name_and_shows_the_live_run():
     assert job.join(timeout=60)
 
 
-def test_job_description_never_says_epoch_of_zero(small_mnist):
-    from mnist_core.jobs.registry import TrainingJob
-    from mnist_core.training.config import TrainConfig
+def test_job_description_never_says_epoch_of_zero(synthetic_digits):
+    from mnist_core.jobs.thread_job import TrainingJob
+    from mnist_core.training.presets import preset_config
 
-    job = TrainingJob(TrainConfig(epochs=2), small_mnist)   # not started: still pending
+    job = TrainingJob(preset_config("fast", epochs=2), synthetic_digits)   # not started yet
     assert job.describe() == "a 'fast' training (starting)"
     job.progress.begin(2, 10)
     assert job.describe() == "a 'fast' training (epoch 1 of 2)"
 
 
-def test_an_interrupted_run_is_explained_with_how_far_it_got(lab_home, capsys):
+def test_an_interrupted_run_is_explained_with_how_far_it_got(lab_home, capsys,
+                                                             synthetic_app_data):
     store = RunStore()
     run_id = store.create_run({"preset": "fast", "epochs": 10, "batch_size": 128,
                                "learning_rate": 0.003, "augment": False,
                                "validation_fraction": 0.1, "limit": 1000, "seed": 0,
                                "precision": "auto"}, "MNIST IDX files in /data")
     store.record_history(run_id, [{"accuracy": 0.9, "val_accuracy": 0.95}] * 3)
-    with store._connect() as db:   # the process that trained it has died
+    with store.connect() as db:   # the process that trained it has died
         db.execute("UPDATE runs SET pid = 999999999 WHERE id = ?", (run_id,))
     at = open_page("pages/1_Train.py")   # a new server process opens the store
     from mnist_core.cli import main
@@ -63,7 +64,7 @@ def test_an_interrupted_run_is_explained_with_how_far_it_got(lab_home, capsys):
     assert f"({run_id}), was interrupted after 3 of 10 epochs" in text
     assert at.subheader[-1].value == "New run" or any(s.value == "New run" for s in at.subheader)
     by_label(at.button, "Start it again with the same settings").click().run()
-    job = app_state.job_registry().current
+    job = resources.job_registry().current
     assert job is not None and job.config.epochs == 10 and job.config.limit == 1000
     job.stop()
     assert job.join(timeout=60)
@@ -71,7 +72,7 @@ def test_an_interrupted_run_is_explained_with_how_far_it_got(lab_home, capsys):
 
 def test_home_shows_a_lan_address_and_qr_code_not_localhost():
     at = open_page()
-    join = app_state.join_address()
+    join = joining.join_address()
     text = " ".join(m.value for m in at.markdown) + " ".join(h.value for h in at.header)
     if join.reachable_by_others:
         assert "localhost" not in join.url and join.url in text
@@ -106,7 +107,7 @@ def test_qr_code_is_a_png_that_encodes_the_address():
 
 def test_the_bundled_model_is_warm_before_the_first_drawing():
     open_page()                                  # any first page starts the warm-up
-    cache = app_state.model_cache()
+    cache = resources.model_cache()
     thread = cache.warm_up_in_background("bundled")   # the same thread, not a second one
     assert thread.join(timeout=120) is None and not thread.is_alive()
     assert cache.warm_error is None and cache.is_loaded("bundled")

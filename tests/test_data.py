@@ -5,10 +5,13 @@ import struct
 import numpy as np
 import pytest
 
+from mnist_core.data import dataset as in_memory
 from mnist_core.data import mnist as data
 
 from mnist_core import settings
-from mnist_core.data.mnist import DataError, load_mnist, read_kaggle_csv, split_validation
+from mnist_core.data.dataset import DataError, split_validation
+from mnist_core.data.kaggle import read_kaggle_csv
+from mnist_core.data.mnist import load_mnist
 
 
 def test_official_files_load_with_expected_shapes_and_ranges(mnist):
@@ -24,7 +27,7 @@ def test_float_images_are_exactly_pixels_over_255(dtype):
     # The one-pass conversion must give the very values of the plain formula (saved runs and
     # the bundled model were trained on those), whatever integer or float type comes in.
     pixels = np.arange(256 * 784).reshape(256, 784) % 256
-    images = data.to_float_images(pixels.astype(dtype))
+    images = in_memory.to_float_images(pixels.astype(dtype))
     assert images.shape == (256, 28, 28, 1) and images.dtype == np.float32
     assert np.array_equal(images, (pixels.astype(np.float32) / 255.0).reshape(-1, 28, 28, 1))
 
@@ -142,9 +145,9 @@ def test_failed_download_is_reported_not_raised_raw(tmp_path, monkeypatch):
 
 
 def test_reading_ahead_gives_the_same_data_and_the_same_errors(idx_copy, monkeypatch):
-    """`load_mnist_soon` reads on a thread while the CLI imports TensorFlow; what it returns, and
+    """`start_loading_mnist` reads on a thread while the CLI imports TensorFlow; what it returns, and
     how it fails, must be exactly `load_mnist`'s."""
-    ahead = data.load_mnist_soon(idx_copy)()
+    ahead = data.start_loading_mnist(idx_copy)()
     direct = load_mnist(idx_copy)
     assert np.array_equal(ahead.x_train, direct.x_train) and np.array_equal(ahead.y_test,
                                                                           direct.y_test)
@@ -152,30 +155,30 @@ def test_reading_ahead_gives_the_same_data_and_the_same_errors(idx_copy, monkeyp
     path = idx_copy / "t10k-labels-idx1-ubyte.gz"
     path.write_bytes(path.read_bytes()[:2000])
     with pytest.raises(DataError, match="truncated or corrupt"):
-        data.load_mnist_soon(idx_copy)()
+        data.start_loading_mnist(idx_copy)()
 
 
 def test_reading_ahead_can_keep_the_images_as_uint8(idx_copy):
-    """What the server keeps (app_state.mnist): uint8 images, a quarter of the memory, that
+    """What the server keeps (resources.mnist): uint8 images, a quarter of the memory, that
     `expanded` turns back into exactly `load_mnist`'s floats."""
     direct = load_mnist(idx_copy)
-    small = data.load_mnist_soon(idx_copy, as_uint8=True)()
+    small = data.start_loading_mnist(idx_copy, as_uint8=True)()
     assert small.x_train.dtype == small.x_test.dtype == np.uint8
     assert small.x_train.shape == direct.x_train.shape and small.source == direct.source
     assert np.array_equal(small.y_train, direct.y_train)
-    back = data.expanded(small)
+    back = in_memory.expanded(small)
     assert back.x_train.dtype == np.float32
     assert np.array_equal(back.x_train, direct.x_train)
     assert np.array_equal(back.x_test, direct.x_test)
-    assert np.array_equal(data.float_images(small.x_test[:5]), direct.x_test[:5])
+    assert np.array_equal(in_memory.float_images(small.x_test[:5]), direct.x_test[:5])
 
 
 def test_compact_leaves_images_that_are_not_pixels_over_255_alone(small_mnist):
-    assert data.expanded(small_mnist) is small_mnist       # floats already: nothing copied
-    odd = data.Dataset(small_mnist.x_train[:4] * np.float32(0.5), small_mnist.y_train[:4],
+    assert in_memory.expanded(small_mnist) is small_mnist       # floats already: nothing copied
+    odd = in_memory.Dataset(small_mnist.x_train[:4] * np.float32(0.5), small_mnist.y_train[:4],
                        None, None, "halved")
-    assert data.compact(odd).x_train is odd.x_train        # not k/255: kept as they are
-    assert data.compact(odd).x_test is None
+    assert in_memory.compact(odd).x_train is odd.x_train        # not k/255: kept as they are
+    assert in_memory.compact(odd).x_test is None
 
 
 def test_reading_ahead_leaves_the_download_to_the_caller(tmp_path, monkeypatch, small_mnist):
@@ -196,7 +199,7 @@ def test_reading_ahead_leaves_the_download_to_the_caller(tmp_path, monkeypatch, 
         return real(path, allow_download=False)
 
     monkeypatch.setattr(data, "load_mnist", recording)
-    assert data.load_mnist_soon()() is small_mnist
+    assert data.start_loading_mnist()() is small_mnist
     assert calls == [("mnist-read", False), (threading.current_thread().name, True)]
 
 def test_split_validation_is_reproducible_and_disjoint():

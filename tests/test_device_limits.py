@@ -5,7 +5,8 @@ import pytest
 
 from mnist_core.lab.devices import LOCAL, client_device, device_tag
 from mnist_core.classroom.ratelimit import PerDevice
-from mnist_core.lab.store import DrawingLimitReached, RunStore
+from mnist_core.lab.drawings import DrawingLimitReached
+from mnist_core.lab.store import RunStore
 
 
 class FakeClock:
@@ -58,7 +59,7 @@ def test_no_single_device_can_fill_the_class_set(tmp_path, monkeypatch):
     store.add_drawing(images[6], 1, None, None)
     store.delete_drawing(ids[0])
     store.add_drawing(images[7], 1, None, None, device="10.0.0.23")
-    with store._connect() as db:
+    with store.connect() as db:
         kept = {r[0] for r in db.execute("SELECT device FROM drawings")}
     assert "10.0.0.23" not in kept and None in kept and len(kept) == 3
     assert device_tag("10.0.0.23", "salt") != device_tag("10.0.0.23", "other salt")

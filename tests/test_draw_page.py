@@ -1,46 +1,28 @@
 """The Draw page's own logic under AppTest, and the canvas wrapper's handling of Clear.
 
-AppTest has no browser, so the canvas sends nothing: a test either stands in for the canvas
-(patching draw_canvas.draw_canvas, which the page imports on every run) or uses the
-app_state.TEST_DRAWING seam.
+AppTest has no browser, so the canvas sends nothing: a test stands in for the canvas
+(patching ui.canvas.draw_canvas, which the page reads on every run; conftest's `fake_canvas`).
 """
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import app_state
-import draw_canvas
-from mnist_core.drawing.inside import DRAWING_STATE_KEY
+from ui import resources, session
+import ui.canvas as draw_canvas
 from mnist_core.drawing.strokes import GRID, encode_strokes, stroke_width_fraction
 from mnist_core.drawing.synthetic import drawn_digits
-from tests.conftest import ROOT
+from tests.helpers import ROOT, TIMEOUT, tap
 
 SEVEN = [[[0.25, 0.18], [0.75, 0.18], [0.43, 0.86]], [[0.39, 0.54], [0.68, 0.54]]]
 
 
-@pytest.fixture(autouse=True)
-def fresh_resources():
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-
-
 def draw_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.run()
     if query:
         at.query_params.update(query)
     at.switch_page("pages/3_Draw.py").run()
     assert not at.exception, at.exception
     return at
-
-
-def tap(monkeypatch, at: AppTest, digit: int) -> AppTest:
-    """Stand in for a tap on the Draw page's row of digits: it reports `digit` in the next run
-    only (a trigger), then nothing, as the real component does."""
-    taps = [digit]
-    monkeypatch.setattr(draw_canvas, "digit_row", lambda **kwargs: taps.pop() if taps else None)
-    return at.run()
 
 
 def canvas_sends(monkeypatch, strokes) -> list[dict]:
@@ -66,14 +48,14 @@ def test_strokes_from_the_canvas_are_rendered_and_classified(monkeypatch):
 def test_the_drawing_is_left_for_the_inside_page_and_linked(monkeypatch):
     canvas_sends(monkeypatch, SEVEN)
     at = draw_page()
-    prepared = at.session_state[DRAWING_STATE_KEY]
+    prepared = at.session_state[session.PREPARED_DRAWING]
     assert prepared.image.shape == (28, 28) and not prepared.empty
     assert any(link.proto.page == "Inside" and link.proto.label == "Look inside the network"
                for link in at.get("page_link"))
     assert not at.main.toggle   # the old "Feature maps" toggle moved to the Inside page
     canvas_sends(monkeypatch, None)   # Clear: no drawing, so the Inside page shows none
     at.run()
-    assert DRAWING_STATE_KEY not in at.session_state
+    assert session.PREPARED_DRAWING not in at.session_state
 
 
 def test_the_stroke_width_slider_is_a_fraction_of_the_canvas_side():
@@ -99,22 +81,22 @@ def test_projector_mode_from_the_address_makes_the_canvas_large(monkeypatch):
     assert calls[-1]["generation"] == generation + 1   # a fresh canvas at the new size
 
 
-def test_a_second_save_within_a_second_is_refused_kindly(monkeypatch):
+def test_a_second_save_within_a_second_is_refused_kindly(monkeypatch, fake_canvas):
     from mnist_core.classroom.ratelimit import PerDevice
 
     saves = PerDevice(1, 1.0, clock=lambda: 1000.0)   # the second tap comes at once
-    monkeypatch.setattr(app_state, "drawing_saves", lambda: saves)
+    monkeypatch.setattr(resources, "drawing_saves", lambda: saves)
     images, labels = drawn_digits(1, seed=3)
     at = draw_page()
-    at.session_state[app_state.TEST_DRAWING] = images[0]
+    fake_canvas.show(images[0])
     at.run()
     tap(monkeypatch, at, labels[0])
     assert any(f"Saved as a {labels[0]}" in s.value for s in at.success)
-    at.session_state[app_state.TEST_DRAWING] = drawn_digits(2, seed=4)[0][1]   # at once
+    fake_canvas.show(drawn_digits(2, seed=4)[0][1])   # at once
     at.run()
     tap(monkeypatch, at, 3)
     assert any("one drawing a second" in w.value for w in at.warning)
-    assert app_state.store().drawings()[1].tolist() == [labels[0]]   # saved once
+    assert resources.store().drawings()[1].tolist() == [labels[0]]   # saved once
 
 
 def test_a_drawing_sent_before_clear_reached_the_browser_is_ignored(monkeypatch):

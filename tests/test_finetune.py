@@ -7,19 +7,19 @@ import time
 import numpy as np
 import pytest
 
-import app_state
-from mnist_core.jobs import finetune
+from ui import models, resources
+from mnist_core.jobs import finetune, finetune_data
 from mnist_core.cli import main
-from mnist_core.data.mnist import Dataset
+from mnist_core.data.dataset import Dataset
 from mnist_core.jobs.finetune import FineTuneConfig
-from mnist_core.jobs.registry import JobBusy, JobRegistry, TrainingJob
+from mnist_core.jobs.registry import JobBusy, JobRegistry
+from mnist_core.jobs.thread_job import TrainingJob
 from mnist_core.model.files import load_checked
 from mnist_core.drawing.preprocess import to_mnist
 from mnist_core.lab.store import RunStore
 from mnist_core.drawing.strokes import render_strokes
-from mnist_core.training.config import TrainConfig
-from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
-from tests.test_teacher import KEY, _unlock
+from mnist_core.training.presets import preset_config
+from tests.helpers import TEACHER_KEY, by_label, open_page, unlock
 
 
 def flagged_one(rng: np.random.Generator) -> np.ndarray:
@@ -79,9 +79,8 @@ def insert_raw(store: RunStore, image: bytes, label) -> None:
 
 
 @pytest.fixture
-def small_data(mnist) -> Dataset:
-    return Dataset(mnist.x_train[:3000], mnist.y_train[:3000], mnist.x_test[:1000],
-                   mnist.y_test[:1000], "MNIST subset")
+def small_data(synthetic_digits) -> Dataset:
+    return synthetic_digits
 
 
 def wait_for_epochs(job, n: int, timeout: float = 180) -> None:
@@ -92,6 +91,7 @@ def wait_for_epochs(job, n: int, timeout: float = 180) -> None:
 
 # --- the issue's scenario ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_model_learns_flagged_ones_without_forgetting_mnist(mnist):
     """Held-out continental 1s: misread before, read after; the MNIST test set (all 10,000)
     loses at most 0.2 points. Runs as a job and stores a run.
@@ -99,7 +99,7 @@ def test_the_model_learns_flagged_ones_without_forgetting_mnist(mnist):
     It starts from a run trained on MNIST alone: the bundled model has been taught the common
     handwriting styles (the continental 1 among them) and already reads these 1s."""
     store = RunStore()
-    base = TrainingJob(TrainConfig.from_preset("fast", epochs=2, seed=0), mnist, store).start()
+    base = TrainingJob(preset_config("fast", epochs=2, seed=0), mnist, store).start()
     assert base.join(timeout=300) and base.record.has_model, base.snapshot().error
     images, labels = class_of()
     save(store, images, labels)
@@ -115,7 +115,7 @@ def test_the_model_learns_flagged_ones_without_forgetting_mnist(mnist):
           f"{result.seconds:.0f} s")
     assert before.held_out_by_digit[1] < 0.7 and after.held_out_by_digit[1] > 0.9
     assert after.mnist_test_accuracy >= before.mnist_test_accuracy - 0.002
-    held = len(finetune.split_held_out(np.array(labels), 0.25, seed=0)[1])
+    held = len(finetune_data.split_held_out(np.array(labels), 0.25, seed=0)[1])
     assert result.held_out == held and result.replay == 3000 and result.skipped == 0
 
     # Stored as a run that lists, loads and can be picked like any other.
@@ -135,24 +135,24 @@ def test_the_model_learns_flagged_ones_without_forgetting_mnist(mnist):
                                                 "MNIST test set (10,000)"]
     assert rows == result.comparison()
     assert any(m.ref == record.id and m.label.startswith("fine-tuned from")
-               for m in app_state.models())
+               for m in models.models())
 
 
 # --- the core's pieces -------------------------------------------------------------------------
 
 def test_held_out_split_is_stratified_deterministic_and_keeps_single_drawings_for_training():
     labels = np.array([1] * 40 + [2] * 5 + [3] * 2 + [4] * 1 + [7] * 4)
-    train, held, single = finetune.split_held_out(labels, 0.25, seed=3)
+    train, held, single = finetune_data.split_held_out(labels, 0.25, seed=3)
     assert single == [4]
     held_counts = np.bincount(labels[held], minlength=10)
     assert held_counts[[1, 2, 3, 4, 7]].tolist() == [10, 1, 1, 0, 1]
     assert sorted(np.concatenate([train, held]).tolist()) == list(range(len(labels)))
-    again = finetune.split_held_out(labels, 0.25, seed=3)
+    again = finetune_data.split_held_out(labels, 0.25, seed=3)
     assert again[1].tolist() == held.tolist()                               # same seed, same split
-    assert finetune.split_held_out(labels, 0.25, seed=4)[1].tolist() != held.tolist()
-    assert finetune.replay_size(80, 60000) == 3000 and finetune.replay_size(500, 60000) == 10000
-    assert finetune.replay_size(5000, 60000) == 60000 and finetune.replay_size(80, 1000, 50) == 50
-    weights = finetune.balancing_weights(np.array([1, 1, 1, 2]))
+    assert finetune_data.split_held_out(labels, 0.25, seed=4)[1].tolist() != held.tolist()
+    assert finetune_data.replay_size(80, 60000) == 3000 and finetune_data.replay_size(500, 60000) == 10000
+    assert finetune_data.replay_size(5000, 60000) == 60000 and finetune_data.replay_size(80, 1000, 50) == 50
+    weights = finetune_data.balancing_weights(np.array([1, 1, 1, 2]))
     assert weights[:3].sum() == pytest.approx(weights[3]) and weights.sum() == pytest.approx(4)
 
 
@@ -209,6 +209,7 @@ def test_a_job_with_too_few_readable_drawings_fails_with_the_count(small_data):
     assert store.list_runs() == []
 
 
+@pytest.mark.slow
 def test_second_job_refused_and_a_stop_midway_keeps_the_best_weights(small_data):
     store = RunStore()
     images, labels = class_of(16, 16)
@@ -219,7 +220,7 @@ def test_second_job_refused_and_a_stop_midway_keeps_the_best_weights(small_data)
     wait_for_epochs(job, 1)
     assert job.snapshot().status == "running", job.snapshot().error
     with pytest.raises(JobBusy, match="a fine-tuning of the 'bundled' model .* already running"):
-        registry.start(TrainConfig(epochs=1, limit=200), small_data, store)
+        registry.start(preset_config("fast", epochs=1, limit=200), small_data, store)
     with pytest.raises(JobBusy, match="already running"):
         finetune.start(registry, store, FineTuneConfig(), small_data)
     job.stop()
@@ -227,17 +228,18 @@ def test_second_job_refused_and_a_stop_midway_keeps_the_best_weights(small_data)
     snap, record, result = job.snapshot(), job.record, job.result
     assert snap.status == "stopped" and 1 <= snap.epoch < 40
     assert record.status == "stopped" and record.has_model and record.config["skipped"] == 1
-    held = len(finetune.split_held_out(np.array(labels), 0.25, seed=0)[1])
+    held = len(finetune_data.split_held_out(np.array(labels), 0.25, seed=0)[1])
     assert record.config["drawings"] == 32 and record.config["held_out"] == held
     # Best by held-out accuracy, the starting model included: never worse than before.
     assert result.after.held_out_accuracy >= result.before.held_out_accuracy
     assert result.after.held_out_accuracy >= max(h["val_accuracy"] for h in record.history)
     assert load_checked(store.model_path(record.id)) is not None
-    assert registry.start(TrainConfig(epochs=1, limit=200), small_data, None).join(timeout=120)
+    assert registry.start(preset_config("fast", epochs=1, limit=200), small_data, None).join(timeout=120)
 
 
 # --- command line ------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cli_finetune_json_then_the_run_is_listed(small_data, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(signal, "signal", lambda *args: None)  # keep pytest's Ctrl-C handler
     data = tmp_path / "mnist.npz"
@@ -273,18 +275,19 @@ def test_cli_finetune_json_then_the_run_is_listed(small_data, tmp_path, capsys, 
 TEACH = "Teach the model our handwriting"
 
 
-def test_a_student_sees_no_teach_button_and_the_teacher_starts_the_job(monkeypatch):
-    monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", KEY)
+def test_a_student_sees_no_teach_button_and_the_teacher_starts_the_job(monkeypatch,
+                                                                       synthetic_app_data):
+    monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", TEACHER_KEY)
     save(RunStore(), *class_of(6, 6))
     student = open_page("pages/4_Class.py")
     assert TEACH not in [b.label for b in student.button]
     assert any("Teaching the model: teacher only" in c.value for c in student.caption)
-    assert app_state.job_registry().current is None
+    assert resources.job_registry().current is None
 
-    teacher = _unlock(open_page("pages/4_Class.py"), KEY)
+    teacher = unlock(open_page("pages/4_Class.py"), TEACHER_KEY)
     by_label(teacher.button, TEACH).click().run()
     assert not teacher.exception, teacher.exception
-    job = app_state.job_registry().current
+    job = resources.job_registry().current
     assert job is not None and job.config.preset == "fine-tune"
     assert any("is learning the class's handwriting" in s.value for s in teacher.success)
     assert teacher.title[0].value == "The class's drawings"      # it stays, with a link
@@ -301,4 +304,4 @@ def test_the_teacher_is_told_why_teaching_cannot_start(monkeypatch):
     by_label(at.button, TEACH).click().run()
     assert any("fine-tuning needs at least 10 saved drawings; the class has 3" in w.value
                for w in at.warning)
-    assert app_state.job_registry().current is None
+    assert resources.job_registry().current is None

@@ -19,19 +19,20 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import app_state
-import draw_canvas
+from ui import navigation, resources, text
+import ui.canvas as draw_canvas
 from mnist_core.lab import catalog
 from mnist_core import settings
-from mnist_core.training.config import ConfigError, TrainConfig
-from mnist_core.data.mnist import MAX_LINE_BYTES, DataError, read_kaggle_csv
-from mnist_core.training.presets import get_preset
+from mnist_core.training.config import ConfigError
+from mnist_core.data.dataset import DataError
+from mnist_core.data.kaggle import MAX_LINE_BYTES, read_kaggle_csv
+from mnist_core.training.presets import config_from_dict, get_preset, preset_config
 from mnist_core.model.spec import ModelSpec, SpecError, keras_name, layer
-from mnist_core.lab.store import BUNDLED, DamagedRun, RunStore, StoreError
+from mnist_core.lab.db import StoreError
+from mnist_core.lab.runs import BUNDLED, DamagedRun
+from mnist_core.lab.store import RunStore
 from mnist_core.drawing.strokes import render_strokes, validate_strokes
-from tests.conftest import ROOT
-from tests.test_catalog import OLD_SCHEMA, FakeModel
-from tests.test_app import fresh_resources  # noqa: F401  (every test: empty caches, own home)
+from tests.helpers import OLD_SCHEMA, ROOT, FakeModel, TIMEOUT
 
 HUGE = int("9" * 400)
 PIXELS = ",".join(f"pixel{i}" for i in range(784))
@@ -46,7 +47,7 @@ def nested(depth: int = 5000) -> list:
 
 
 def unescaped(text: str) -> str:
-    """What a Markdown renderer shows for text escaped by app_state.plain."""
+    """What a Markdown renderer shows for text escaped by text.plain."""
     return re.sub(r"\\(.)", r"\1", text)
 
 
@@ -61,7 +62,7 @@ def renders_as_text(source: str, text: str) -> bool:
 
 
 def page(path: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.run()
     if path:
         at.switch_page(path).run()
@@ -71,7 +72,7 @@ def page(path: str | None = None) -> AppTest:
 # --- run records edited in the database ---------------------------------------------------------
 
 def _finished_run(store: RunStore, config: dict | None = None) -> str:
-    run_id = store.create_run(config or TrainConfig(epochs=1).to_dict(), "MNIST")
+    run_id = store.create_run(config or preset_config("fast", epochs=1).to_dict(), "MNIST")
     store.finish_run(run_id, status="done", model=FakeModel(), test_accuracy=0.97,
                      history=[{"epoch": 1, "accuracy": 0.9, "val_accuracy": 0.95}])
     return run_id
@@ -86,7 +87,7 @@ def _edit(store: RunStore, run_id: str, **columns) -> None:
 
 DAMAGE = {
     "invalid JSON": ({"config": '{"preset": "fast", "epochs": 4'}, "config is not valid JSON"),
-    "400-digit integer": ({"config": json.dumps(TrainConfig(epochs=1).to_dict()).replace(
+    "400-digit integer": ({"config": json.dumps(preset_config("fast", epochs=1).to_dict()).replace(
         '"epochs": 1', f'"epochs": {HUGE}')}, "config holds a number too large to use"),
     "deep nesting": ({"history": "[" * 100_000 + "]" * 100_000},
                      "history is nested too deeply"),
@@ -157,23 +158,23 @@ CONFIG_OVERFLOWS = {
 @pytest.mark.parametrize("change, message", CONFIG_OVERFLOWS.values(), ids=CONFIG_OVERFLOWS.keys())
 def test_a_config_is_rebuilt_only_if_valid_and_says_why_not(change, message):
     """Overflow, recursion and type errors are ValueErrors with the reason, in short."""
-    data = {k: v for k, v in {**TrainConfig(epochs=1).to_dict(), **change}.items()
+    data = {k: v for k, v in {**preset_config("fast", epochs=1).to_dict(), **change}.items()
             if v is not None}
     with pytest.raises(ValueError, match=re.escape(message)) as refused:
-        TrainConfig.from_dict(data)
+        config_from_dict(data)
     assert isinstance(refused.value, (ConfigError, SpecError)) and len(str(refused.value)) < 300
 
 
-def test_every_page_keeps_working_and_says_which_runs_were_skipped(lab_home):
-    store = app_state.store()
+def test_every_page_keeps_working_and_says_which_runs_were_skipped(lab_home, synthetic_app_data):
+    store = resources.store()
     good = _finished_run(store)
     damaged = {}
     for name in ("invalid JSON", "400-digit integer", "accuracy as text"):
         run_id = _finished_run(store)
         _edit(store, run_id, **DAMAGE[name][0])
         damaged[run_id] = DAMAGE[name][1]
-    for each in app_state.PAGES:
-        at = page(None if each == app_state.HOME else each.path)
+    for each in navigation.PAGES:
+        at = page(None if each == navigation.HOME else each.path)
         assert not at.exception, f"{each.path}: {at.exception}"
         warnings = [unescaped(w.value) for w in at.sidebar.warning]
         for run_id, reason in damaged.items():
@@ -201,8 +202,8 @@ def test_a_card_nested_too_deeply_is_no_card(tmp_path, monkeypatch):
     edited = tmp_path / "model.json"
     edited.write_text("[" * 100_000 + "]" * 100_000)
     monkeypatch.setattr(settings, "BUNDLED_MODEL_CARD", edited)
-    assert app_state.bundled_card() == {}
-    assert catalog.list_models(None, app_state.bundled_card())[0].spec_problem
+    assert resources.bundled_card() == {}
+    assert catalog.list_models(None, resources.bundled_card())[0].spec_problem
 
 
 # --- Kaggle CSVs ---------------------------------------------------------------------------------
@@ -270,7 +271,7 @@ def test_a_header_of_two_million_columns_is_refused_before_the_body_is_read():
     assert upload.read_bytes <= MAX_LINE_BYTES + 1
 
 
-def test_file_text_in_an_error_is_shown_as_text_not_markdown(monkeypatch):
+def test_file_text_in_an_error_is_shown_as_text_not_markdown(monkeypatch, synthetic_app_data):
     """A header (and a file name) of Markdown: the page's error shows the characters, so no
     image is fetched from another host and no link is drawn."""
     upload = _upload(f"![x](http://host/x.png)\n{_row()}\n", "[y](http://host/y).csv")
@@ -290,7 +291,7 @@ def test_file_text_in_an_error_is_shown_as_text_not_markdown(monkeypatch):
     "run 20261204-101010-abcdef's settings: layer 1 (Conv2D): filters must be 'x'",
 ])
 def test_plain_text_renders_as_the_characters_typed(hostile):
-    assert renders_as_text(app_state.plain(hostile), hostile)
+    assert renders_as_text(text.plain(hostile), hostile)
 
 
 @pytest.mark.parametrize("address", ["http://host/x.png", "https://host", "www.host.com",
@@ -298,7 +299,7 @@ def test_plain_text_renders_as_the_characters_typed(hostile):
 def test_plain_text_makes_no_link_of_a_bare_address(address):
     """GitHub's Markdown (Streamlit's) makes links of these; markdown-it's CommonMark does not,
     so the check is that the signs it looks for are escaped."""
-    shown = app_state.plain(address)
+    shown = text.plain(address)
     assert unescaped(shown) == address and re.search(r"(?<!\\)(://|www\.|@)", shown) is None
 
 
@@ -362,7 +363,7 @@ def test_a_bad_architecture_file_is_one_line_before_any_data_loads(tmp_path, mon
 
     spec = tmp_path / "spec.json"
     spec.write_text(text)
-    monkeypatch.setattr(cli, "load_mnist_soon", lambda *a, **k: pytest.fail("data was read"))
+    monkeypatch.setattr(cli, "start_loading_mnist", lambda *a, **k: pytest.fail("data was read"))
     assert cli.main(["train", "--spec", str(spec)]) == 2
     started = time.monotonic()
     proc = _cli("train", "--spec", str(spec), "--data", str(tmp_path / "no-data"))

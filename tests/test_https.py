@@ -19,12 +19,11 @@ import numpy as np
 import pytest
 from streamlit import config as streamlit_config
 
-import app_state
+from ui import resources
 from mnist_core.classroom.https_cert import (CERT_NAME, KEY_NAME, MAX_DAYS, covered_hosts,
                                    make_certificate, streamlit_command)
 from mnist_core.classroom.joining import join_address
-from tests.conftest import ROOT
-from tests.test_app import fresh_resources, open_page  # noqa: F401
+from tests.helpers import ROOT, open_page
 
 x509 = pytest.importorskip("cryptography.x509")
 
@@ -142,7 +141,7 @@ def test_join_address_over_https(address, lan, url):
 def serving_https(tmp_path, monkeypatch):
     """Streamlit's options as `streamlit run ... --server.sslCertFile ...` sets them."""
     made = _certificate(tmp_path / "https")
-    monkeypatch.setattr(app_state, "_lan_ip", lambda: "192.168.1.20")
+    monkeypatch.setattr(resources, "lan_ip", lambda: "192.168.1.20")
     for name, value in (("server.sslCertFile", str(made.cert_file)),
                         ("server.sslKeyFile", str(made.key_file))):
         streamlit_config.set_option(name, value)
@@ -157,7 +156,7 @@ def test_home_shows_the_https_address_and_qr_code_and_the_console_link_is_https(
     at = open_page()
     url = "https://192.168.1.20:8501"
     assert [h.value for h in at.header] == [url]
-    png = app_state.qr_code(url)
+    png = resources.qr_code(url)
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
     assert cv2.QRCodeDetector().detectAndDecode(image)[0] == url
     assert any("Encrypted (https)" in c.value for c in at.caption)
@@ -167,7 +166,7 @@ def test_home_shows_the_https_address_and_qr_code_and_the_console_link_is_https(
 
 
 def test_home_warns_when_the_certificate_is_for_another_address(serving_https, monkeypatch):
-    monkeypatch.setattr(app_state, "_lan_ip", lambda: "172.16.4.4")   # the laptop moved
+    monkeypatch.setattr(resources, "lan_ip", lambda: "172.16.4.4")   # the laptop moved
     at = open_page()
     assert [h.value for h in at.header] == ["https://172.16.4.4:8501"]
     assert any("not made for 172.16.4.4" in w.value and "https-cert --force" in w.value
@@ -175,7 +174,7 @@ def test_home_warns_when_the_certificate_is_for_another_address(serving_https, m
 
 
 def test_home_over_http_with_a_teacher_key_says_it_is_not_encrypted(monkeypatch):
-    monkeypatch.setattr(app_state, "_lan_ip", lambda: "192.168.1.20")
+    monkeypatch.setattr(resources, "lan_ip", lambda: "192.168.1.20")
     monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", "owl-7-maple")
     at = open_page()
     assert [h.value for h in at.header] == ["http://192.168.1.20:8501"]

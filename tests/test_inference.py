@@ -1,12 +1,14 @@
 import threading
 
 import numpy as np
+import pytest
 
 from mnist_core.views import charts
 from mnist_core.drawing.inference import Predictor
 from mnist_core.drawing.synthetic import drawn_digit_accuracy, drawn_digits
 
 
+@pytest.mark.slow
 def test_bundled_model_reaches_its_published_test_accuracy(bundled_model, mnist):
     from mnist_core.model.evaluation import evaluate
 
@@ -36,7 +38,7 @@ def test_many_images_are_classified_in_bounded_batches_as_floats_or_uint8(bundle
     """A forward pass holds every layer's output for all its images: the server classifies
     the test set (Analyze), a Kaggle CSV or the class's drawings BATCH_SIZE images at a time,
     with the same answers as one pass; uint8 pixels (MNIST as the server keeps it) too."""
-    from mnist_core.data.mnist import compact
+    from mnist_core.data.dataset import compact
     from mnist_core.drawing.inference import BATCH_SIZE
 
     predictor = Predictor(bundled_model)

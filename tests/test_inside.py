@@ -10,19 +10,17 @@ import threading
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import app_state
+from ui import resources, session
 from mnist_core.views import charts
 from mnist_core.drawing.inference import Predictor
-from mnist_core.drawing.inside import (DRAWING_STATE_KEY, INPUT, MAPS, PROBABILITIES, SAME, VECTOR,
+from mnist_core.drawing.inside import (INPUT, MAPS, PROBABILITIES, SAME, VECTOR,
                                InsideNetwork, first_kernels)
 from mnist_core.drawing.preprocess import to_mnist
 from mnist_core.drawing.synthetic import drawn_digits
-from tests.conftest import ROOT
+from tests.helpers import ROOT, TIMEOUT
 
-TIMEOUT = 120  # TensorFlow's import alone exceeds AppTest's default 3 s
 
 
 def dense_only():
@@ -61,7 +59,9 @@ def every_layer_type():
 def preset(name):
     from mnist_core.model.build import build_model
 
-    return lambda: build_model(name)
+    from mnist_core.training.presets import get_preset
+
+    return lambda: build_model(get_preset(name).spec)
 
 
 MODELS = {"bundled": None, "tutorial": preset("tutorial"), "keras-example": preset("keras-example"),
@@ -244,20 +244,13 @@ def test_each_kind_of_layer_has_its_figure(bundled_model, drawing):
 
 # --- the page -------------------------------------------------------------------------------
 
-@pytest.fixture
-def fresh_resources():
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-
-
 def inside_page(drawing=None, monkeypatch=None, model=None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.run()
     if drawing is not None:
-        at.session_state[DRAWING_STATE_KEY] = drawing
+        at.session_state[session.PREPARED_DRAWING] = drawing
     if model is not None:
-        monkeypatch.setattr(app_state, "predictor", lambda ref: Predictor(model))
+        monkeypatch.setattr(resources, "predictor", lambda ref: Predictor(model))
     at.switch_page("pages/5_Inside.py").run()
     assert not at.exception, at.exception
     return at
@@ -273,11 +266,11 @@ def test_without_a_drawing_the_page_sends_you_to_draw(fresh_resources):
 
 
 def test_a_drawing_made_on_the_draw_page_is_shown_layer_by_layer(fresh_resources,
-                                                                 bundled_model):
+                                                                 bundled_model, fake_canvas):
     images, labels = drawn_digits(1, seed=6)
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.run()
-    at.session_state[app_state.TEST_DRAWING] = images[0]
+    fake_canvas.show(images[0])
     at.switch_page("pages/3_Draw.py").run()
     assert at.metric[0].value == str(labels[0])
     at.switch_page("pages/5_Inside.py").run()

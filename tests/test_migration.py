@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from mnist_core.lab.store import RunStore
-from tests.test_cli import assert_clean_error, run
+from tests.helpers import assert_clean_error, run_cli
 
 # The runs table as every version so far has created it.
 _RUNS = """CREATE TABLE runs (id TEXT PRIMARY KEY, created_at REAL NOT NULL, finished_at REAL,
@@ -24,9 +24,10 @@ OLD_CONFIG = {"preset": "fast", "epochs": 1, "batch_size": 128, "learning_rate":
 def old_home(lab_home):
     from mnist_core.model.build import build_model
     from mnist_core.model.files import save_atomic
+    from mnist_core.training.presets import get_preset
 
     (lab_home / "models").mkdir(parents=True)
-    save_atomic(build_model("fast"), lab_home / "models" / "old1.keras")
+    save_atomic(build_model(get_preset("fast").spec), lab_home / "models" / "old1.keras")
     bad = {**OLD_CONFIG, "spec": {"name": "hacked", "layers": [
         {"type": "lambda", "function": "__import__('os').system('touch /tmp/pwned')"},
         {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}]}}
@@ -43,13 +44,14 @@ def old_home(lab_home):
     return lab_home
 
 
+@pytest.mark.slow
 def test_old_runs_list_load_evaluate_and_retrain_from_their_record(old_home):
-    runs = {json.loads(line)["id"] for line in run("runs", "--json").stdout.splitlines()}
+    runs = {json.loads(line)["id"] for line in run_cli("runs", "--json").stdout.splitlines()}
     assert runs == {"old1", "bad1", "ft1"}
-    proc = run("evaluate", "--model", "old1", "--json", "--limit", "200")
+    proc = run_cli("evaluate", "--model", "old1", "--json", "--limit", "200")
     assert proc.returncode == 0, proc.stderr
 
-    proc = run("train", "--from-run", "old1", "--json")
+    proc = run_cli("train", "--from-run", "old1", "--json")
     assert proc.returncode == 0, proc.stderr
     new = RunStore().get_run(json.loads(proc.stdout)["run_id"])
     from mnist_core.training.presets import PRESETS
@@ -58,31 +60,32 @@ def test_old_runs_list_load_evaluate_and_retrain_from_their_record(old_home):
     assert new.config["limit"] == 400 and new.config["epochs"] == 1    # the old run's settings
     assert new.config["schedule"] == "one-cycle" and new.status == "done"
     # ... and the new record alone rebuilds it again.
-    proc = run("train", "--from-run", new.id, "--epochs", "1", "--json")
+    proc = run_cli("train", "--from-run", new.id, "--epochs", "1", "--json")
     assert proc.returncode == 0, proc.stderr
 
 
 def test_an_invalid_or_foreign_record_is_refused_and_never_built(old_home):
-    assert_clean_error(run("train", "--from-run", "bad1"),
+    assert_clean_error(run_cli("train", "--from-run", "bad1"),
                        "layer 1: 'lambda' is not a layer type")
-    assert_clean_error(run("train", "--from-run", "ft1"), "finetune --from bundled")
-    assert_clean_error(run("train", "--from-run", "nope"), "no run with id 'nope'")
+    assert_clean_error(run_cli("train", "--from-run", "ft1"), "finetune --from bundled")
+    assert_clean_error(run_cli("train", "--from-run", "nope"), "no run with id 'nope'")
     assert len(RunStore().list_runs()) == 3                            # nothing was started
 
 
+@pytest.mark.slow
 def test_train_from_a_spec_file(tmp_path):
     spec = {"name": "tiny", "layers": [{"type": "conv2d", "filters": 4, "kernel": 3},
                                        {"type": "maxpool"}, {"type": "flatten"},
                                        {"type": "dense", "units": 10, "activation": "softmax"}]}
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(spec))
-    proc = run("train", "--spec", str(path), "--limit", "300", "--epochs", "1", "--json")
+    proc = run_cli("train", "--spec", str(path), "--limit", "300", "--epochs", "1", "--json")
     assert proc.returncode == 0, proc.stderr
     record = RunStore().get_run(json.loads(proc.stdout)["run_id"])
     assert record.preset == "custom" and record.config["spec"]["name"] == "tiny"
     spec["layers"][2:2] = [{"type": "maxpool", "pool": 4}] * 2        # 26 -> 13 -> 3 -> ?
     path.write_text(json.dumps(spec))
-    assert_clean_error(run("train", "--spec", str(path), "--limit", "300"),
+    assert_clean_error(run_cli("train", "--spec", str(path), "--limit", "300"),
                        "layer 4 (MaxPool): 4x4 pooling of a 3x3 map")
     path.write_text("{not json")
-    assert_clean_error(run("train", "--spec", str(path)), "not valid JSON")
+    assert_clean_error(run_cli("train", "--spec", str(path)), "not valid JSON")

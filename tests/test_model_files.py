@@ -10,7 +10,7 @@ from mnist_core.training.presets import PRESETS
 
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_preset_builds_saves_and_loads_safely(tmp_path, name):
-    model = build_model(name)
+    model = build_model(PRESETS[name].spec)
     assert model.output_shape == (None, 10) and parameter_count(model) > 10_000
     path = save_atomic(model, tmp_path / f"{name}.keras")
     loaded = load_checked(path)
@@ -19,7 +19,7 @@ def test_every_preset_builds_saves_and_loads_safely(tmp_path, name):
 
 
 def test_mixed_precision_build_computes_in_bfloat16_with_float32_output():
-    model = build_model("fast", "mixed_bfloat16")
+    model = build_model(PRESETS["fast"].spec, "mixed_bfloat16")
     assert model.layers[0].compute_dtype == "bfloat16"
     assert model.layers[-1].compute_dtype == "float32"
     assert keras.config.dtype_policy().name == "float32"  # global policy untouched
@@ -67,7 +67,7 @@ def test_wrong_shapes_are_refused(tmp_path):
 
 
 def test_truncated_and_garbage_files_are_refused(tmp_path):
-    good = save_atomic(build_model("tutorial"), tmp_path / "good.keras")
+    good = save_atomic(build_model(PRESETS["tutorial"].spec), tmp_path / "good.keras")
     truncated = tmp_path / "truncated.keras"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     garbage = tmp_path / "garbage.keras"

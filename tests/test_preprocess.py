@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from mnist_core.drawing.preprocess import ImageError, ink_map, naive_resize, read_image_file, to_mnist
-from tests.conftest import stroke_canvas
+from tests.helpers import stroke_canvas
 
 SEVEN = [(60, 50), (200, 50), (110, 230)]
 

@@ -11,14 +11,13 @@ import time
 import numpy as np
 import pytest
 
-import app_state
-from mnist_core.training.config import TrainConfig
-from mnist_core.data.mnist import Dataset
+from ui import resources
+from mnist_core.training.presets import preset_config
+from mnist_core.data.dataset import Dataset
 from mnist_core.jobs.child_training import ProcessTrainingJob
 from mnist_core.jobs.registry import JobRegistry
 from mnist_core.lab.store import RunStore
-from tests.conftest import ROOT
-from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
+from tests.helpers import ROOT, by_label, open_page
 
 
 def _until(condition, seconds: float = 120) -> None:
@@ -37,16 +36,17 @@ def _ended(pid: int) -> bool:
 
 
 def _recorded_pid(run_id: str) -> int:
-    with RunStore()._connect() as db:
+    with RunStore().connect() as db:
         return db.execute("SELECT pid FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
 
 
+@pytest.mark.slow
 def test_progress_arrives_and_stop_keeps_the_best_model_and_ends_the_child(small_mnist):
     # An uploaded Kaggle CSV: no labelled test set, and it must reach the child.
     kaggle = Dataset(small_mnist.x_train, small_mnist.y_train, None, None,
                      "Kaggle CSV train.csv")
-    job = JobRegistry(child_process=True).start(
-        TrainConfig(epochs=50, batch_size=32, seed=0), kaggle, RunStore())
+    job = JobRegistry(ProcessTrainingJob).start(
+        preset_config("fast", epochs=50, batch_size=32, seed=0), kaggle, RunStore())
     assert isinstance(job, ProcessTrainingJob)
     _until(lambda: job.snapshot().epoch >= 1)
     snap = job.snapshot()
@@ -91,6 +91,7 @@ def _thread_niceness(pid: int) -> list[int]:
     return niceness
 
 
+@pytest.mark.slow
 def test_a_child_started_from_a_page_runs_no_page_and_every_thread_is_lowered(
         small_mnist, tmp_path, monkeypatch):
     """In a Streamlit server `__main__` is the page script, which `multiprocessing` would run
@@ -104,7 +105,7 @@ def test_a_child_started_from_a_page_runs_no_page_and_every_thread_is_lowered(
     streamlit_main = types.ModuleType("__main__")    # what a Streamlit rerun installs
     streamlit_main.__file__ = str(page)
     monkeypatch.setitem(sys.modules, "__main__", streamlit_main)
-    job = ProcessTrainingJob(TrainConfig(epochs=50, batch_size=32), small_mnist, RunStore(),
+    job = ProcessTrainingJob(preset_config("fast", epochs=50, batch_size=32), small_mnist, RunStore(),
                              nice=7).start()
     _until(lambda: job.snapshot().epoch >= 1)          # TensorFlow's pools are running
     own = os.getpriority(os.PRIO_PROCESS, 0)
@@ -154,6 +155,7 @@ print(*(open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/p
     return out.stdout.split()
 
 
+@pytest.mark.slow
 def test_the_fork_servers_preload_starts_no_tensorflow_runtime():
     """A process may be forked safely only while no TensorFlow runtime (thread pools) runs in
     it: the preload imports and must never compute. The same probe sees the pools after one
@@ -164,15 +166,17 @@ def test_the_fork_servers_preload_starts_no_tensorflow_runtime():
         "import mnist_core.jobs.child_preload, tensorflow as tf; tf.constant(1.0) + 1"))
 
 
+@pytest.mark.slow
 def test_the_fork_server_is_prepared_with_tensorflow_at_the_trainings_priority():
     """The Train page calls JobRegistry.prepare(): the fork server starts in the background at
     the training's nice value and imports TensorFlow before anyone presses Start."""
     script = """
 import os, sys, time
 from pathlib import Path
+from mnist_core.jobs.child_training import ProcessTrainingJob
 from mnist_core.jobs.registry import JobRegistry
 
-JobRegistry(child_process=True).prepare()
+JobRegistry(ProcessTrainingJob).prepare()
 deadline = time.monotonic() + 120
 while time.monotonic() < deadline:
     for proc in Path("/proc").iterdir():
@@ -199,7 +203,7 @@ sys.exit("no fork server with TensorFlow loaded")
 def test_a_failure_in_the_child_is_reported_with_its_message(small_mnist):
     bad = Dataset(small_mnist.x_train[:500], np.full(500, 12, np.int64), None, None,
                   "labels out of range")
-    job = ProcessTrainingJob(TrainConfig(epochs=1), bad, RunStore()).start()
+    job = ProcessTrainingJob(preset_config("fast", epochs=1), bad, RunStore()).start()
     assert job.join(timeout=120)
     snap = job.snapshot()
     assert snap.status == "failed" and "label" in snap.error.lower()
@@ -209,7 +213,7 @@ def test_a_failure_in_the_child_is_reported_with_its_message(small_mnist):
 
 
 def test_a_killed_child_is_a_failed_job_and_an_interrupted_run(small_mnist):
-    job = ProcessTrainingJob(TrainConfig(epochs=50, batch_size=32), small_mnist,
+    job = ProcessTrainingJob(preset_config("fast", epochs=50, batch_size=32), small_mnist,
                              RunStore()).start()
     _until(lambda: job.snapshot().epoch >= 1)
     os.kill(job.pid, signal.SIGKILL)              # out of memory, say
@@ -222,6 +226,7 @@ def test_a_killed_child_is_a_failed_job_and_an_interrupted_run(small_mnist):
     assert f"run {record.id} is kept as interrupted after" in snap.error
 
 
+@pytest.mark.slow
 def test_a_child_whose_server_dies_records_an_interrupted_run_with_its_best_epoch(tmp_path):
     """Killing only the server (not its process group) leaves the child on its own: it stops,
     keeps the weights of its finished epochs, and says the run was interrupted, so the next
@@ -230,14 +235,15 @@ def test_a_child_whose_server_dies_records_an_interrupted_run_with_its_best_epoc
 
     parent = subprocess.Popen([sys.executable, "-c", """
 import time
-from mnist_core.training.config import TrainConfig
-from mnist_core.data.mnist import Dataset, load_mnist
+from mnist_core.training.presets import preset_config
+from mnist_core.data.dataset import Dataset
+from mnist_core.data.mnist import load_mnist
 from mnist_core.jobs.child_training import ProcessTrainingJob
 from mnist_core.lab.store import RunStore
 
 d = load_mnist(allow_download=False)
 small = Dataset(d.x_train[:2000], d.y_train[:2000], d.x_test[:500], d.y_test[:500], "small")
-job = ProcessTrainingJob(TrainConfig(epochs=200, batch_size=32), small, RunStore()).start()
+job = ProcessTrainingJob(preset_config("fast", epochs=200, batch_size=32), small, RunStore()).start()
 while not job.snapshot().history:   # one epoch done: there is something to keep
     time.sleep(0.05)
 print(job.pid, job.snapshot().run_id, flush=True)
@@ -255,18 +261,19 @@ time.sleep(600)
     assert record.offers_model and 1 <= record.epochs_done < 200
 
 
+@pytest.mark.slow
 def test_the_train_page_trains_in_a_child_process(monkeypatch):
     monkeypatch.setenv("MNIST_LAB_TRAINING", "process")     # the app's default
     at = open_page("pages/1_Train.py")
     by_label(at.select_slider, "Training images").set_value(1000)
     by_label(at.number_input, "Epochs").set_value(1)
     by_label(at.button, "Start training").click().run()
-    job = app_state.job_registry().current
+    job = resources.job_registry().current
     assert isinstance(job, ProcessTrainingJob)
     assert job.join(timeout=120) and job.snapshot().status == "done"
     at.run()
     assert any("test accuracy" in s.value for s in at.success)
-    run = app_state.store().list_runs()[0]
+    run = resources.store().list_runs()[0]
     assert run.status == "done" and run.has_model and run.history[0]["seconds"] > 0
     by_label(at.button, "Make it the class model").click().run()
-    assert not at.exception and app_state.store().class_model() == run.id
+    assert not at.exception and resources.store().class_model() == run.id

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import app_state
-from mnist_core.lab.store import (SAVE_MARGIN_BYTES, RunStore, StoreError, model_file_bytes)
-from tests.conftest import ROOT
-from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
+from ui import resources
+from mnist_core.lab.db import SAVE_MARGIN_BYTES, StoreError, model_file_bytes
+from mnist_core.lab.store import RunStore
+from tests.helpers import ROOT, FakeModel, by_label, open_page
 
 CLASS_PAGE, TRAIN = "pages/4_Class.py", "pages/1_Train.py"
 
@@ -88,8 +88,6 @@ def read_only(*paths: Path):
 def _filled_home(home: Path, drawings: int = 12) -> list[str]:
     """A lab home as a lesson leaves it: drawings, a finished run with a model, the server
     stopped (WAL files gone). Returns the run ids."""
-    from tests.test_catalog import FakeModel
-
     store = RunStore(home)
     rng = np.random.default_rng(21)
     for i in range(drawings):
@@ -168,14 +166,14 @@ def test_a_disk_too_full_for_the_model_refuses_a_training(lab_home, monkeypatch)
     store = RunStore()
     need = model_file_bytes(1_000_000) + SAVE_MARGIN_BYTES
     usage = shutil.disk_usage(store.models_dir)
-    monkeypatch.setattr("mnist_core.lab.store.shutil.disk_usage",
+    monkeypatch.setattr("mnist_core.lab.db.shutil.disk_usage",
                         lambda path: usage._replace(free=need - 1))
     with pytest.raises(StoreError) as e:
         store.check_can_save(model_file_bytes(1_000_000))
     megabytes = f"{need / 1e6:,.0f} MB"
     assert (f"the disk of the lab home {lab_home} has {megabytes} free, and a run needs about "
             f"{megabytes}") in str(e.value) and "Free some disk space" in str(e.value)
-    monkeypatch.setattr("mnist_core.lab.store.shutil.disk_usage",
+    monkeypatch.setattr("mnist_core.lab.db.shutil.disk_usage",
                         lambda path: usage._replace(free=need))
     store.check_can_save(model_file_bytes(1_000_000))
 
@@ -212,7 +210,7 @@ def test_the_class_page_shows_saved_drawings_of_a_read_only_home(lab_home):
                    for w in at.sidebar.warning)
         assert [b.label for b in at.get("download_button")] == [
             "PNGs + labels.csv (zip)", "NumPy arrays (.npz)"]
-        store = app_state.store()                  # what the download buttons send
+        store = resources.store()                  # what the download buttons send
         assert class_set.export_zip(store.iter_drawings())[:2] == b"PK"
         assert len(np.load(__import__("io").BytesIO(
             class_set.export_npz(store.iter_drawings())))["labels"]) == 12
@@ -229,7 +227,7 @@ def test_start_on_the_train_page_with_a_read_only_home_says_why_and_trains_nothi
         warning = " ".join(w.value for w in at.warning).replace("\\", "")   # Markdown escapes
         assert warning.startswith(f"Not started: the lab home {lab_home} cannot be written (")
         assert "so a run's model and record could not be saved" in warning
-        assert app_state.job_registry().current is None
+        assert resources.job_registry().current is None
         assert [b for b in at.button if b.label == "Start training"]   # still there
     assert len(RunStore().list_runs()) == 1                             # nothing recorded
 
@@ -244,19 +242,19 @@ def test_start_with_no_usable_lab_home_at_all_says_why_and_trains_nothing(monkey
     by_label(at.button, "Start training").click().run()
     warning = " ".join(w.value for w in at.warning).replace("\\", "")
     assert "Not started: runs cannot be saved: the lab home" in warning
-    assert "cannot be used" in warning and app_state.job_registry().current is None
+    assert "cannot be used" in warning and resources.job_registry().current is None
 
 
 def test_start_on_the_train_page_with_a_full_disk_says_so(lab_home, monkeypatch):
     usage = shutil.disk_usage(tempfile.gettempdir())
-    monkeypatch.setattr("mnist_core.lab.store.shutil.disk_usage",
+    monkeypatch.setattr("mnist_core.lab.db.shutil.disk_usage",
                         lambda path: usage._replace(free=5_000_000))
     at = open_page(TRAIN)
     by_label(at.select_slider, "Training images").set_value(1000)
     by_label(at.button, "Start training").click().run()
     warning = " ".join(w.value for w in at.warning).replace("\\", "")
     assert f"Not started: the disk of the lab home {lab_home} has 5.0 MB free" in warning
-    assert app_state.job_registry().current is None and not app_state.store().list_runs()
+    assert resources.job_registry().current is None and not resources.store().list_runs()
 
 
 # --- the command line --------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_the_best_spec_rebuilds_the_bundled_model_exactly():
     from mnist_core.model.files import load_checked
 
     bundled = load_checked(settings.BUNDLED_MODEL)
-    rebuilt = build_model("best")
+    rebuilt = build_model(PRESETS["best"].spec)
     rebuilt.set_weights(bundled.get_weights())
     x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
     np.testing.assert_allclose(rebuilt(x), bundled(x), atol=1e-5)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from mnist_core.model import files as model_files
-from mnist_core.lab.store import RunStore, StoreError
+from mnist_core.lab.db import StoreError
+from mnist_core.lab.store import RunStore
 
 
 class FakeModel:
@@ -107,7 +108,7 @@ def test_a_new_home_opens_while_another_connection_writes_to_it(tmp_path):
     store = RunStore(home)
     done.join()
     writer.close()
-    with store._connect() as db:
+    with store.connect() as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -140,6 +141,7 @@ def test_model_file_names(lab_home, tmp_path):
         model_file(store, str(path))
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_leaves_an_interrupted_run_and_no_model(lab_home):
     """A training process killed with SIGKILL: on restart the run shows as interrupted, no
     model is registered or left half-written, and earlier runs are intact."""
@@ -202,7 +204,8 @@ def test_sigkill_mid_save_registers_no_model_and_cleans_the_partial_file(lab_hom
 
 _FULL_DISK = """
 import os, resource, signal
-from mnist_core.lab.store import RunStore, StoreError
+from mnist_core.lab.db import StoreError
+from mnist_core.lab.store import RunStore
 
 class FourMegabyteModel:
     def save(self, path):
@@ -257,7 +260,7 @@ def test_full_disk_is_a_clear_error_and_loses_nothing_already_stored(lab_home):
 
 # --- drawings: one row per image, a cap, teacher edits -------------------------------------
 
-from mnist_core.lab.store import DrawingChanged, DrawingLimitReached, DuplicateDrawing  # noqa: E402
+from mnist_core.lab.drawings import DrawingChanged, DrawingLimitReached, DuplicateDrawing  # noqa: E402
 
 
 def _images(n, seed=0):
@@ -490,7 +493,7 @@ def test_deletions_of_one_a_selection_or_the_last_minutes_can_be_undone(lab_home
     store = RunStore(lab_home)
     images = _images(6)
     ids = [store.add_drawing(img, i % 10, None, None) for i, img in enumerate(images)]
-    with store._connect() as db:   # the first two were saved an hour ago
+    with store.connect() as db:   # the first two were saved an hour ago
         db.execute("UPDATE drawings SET created_at = created_at - 3600 WHERE id IN (?, ?)",
                    ids[:2])
     one = store.delete_drawing(ids[0], expected_label=0)
@@ -513,16 +516,16 @@ def test_deletions_of_one_a_selection_or_the_last_minutes_can_be_undone(lab_home
 
 
 def test_an_undo_comes_too_late_after_a_day(lab_home):
-    from mnist_core.lab.store import UNDO_SECONDS
+    from mnist_core.lab.drawings import UNDO_SECONDS
 
     store = RunStore(lab_home)
     drawing = store.add_drawing(_images(1)[0], 3, None, None)
     batch = store.delete_drawing(drawing)
-    with store._connect() as db:
+    with store.connect() as db:
         db.execute("UPDATE deleted_drawings SET deleted_at = deleted_at - ?", (UNDO_SECONDS + 1,))
     assert store.restore_drawings(batch) == 0 and store.list_drawings() == []
     store.delete_drawing(store.add_drawing(_images(2)[1], 4, None, None))   # purges the old
-    with store._connect() as db:
+    with store.connect() as db:
         assert db.execute("SELECT COUNT(*) FROM deleted_drawings").fetchone()[0] == 1
 
 

@@ -113,7 +113,7 @@ def test_the_canvas_and_the_server_share_one_wire_format():
     """canvas.js encodes what decode_strokes reads: the same grid and alphabet."""
     from mnist_core.drawing import strokes as core
 
-    js = (Path(__file__).resolve().parent.parent / "draw_canvas" / "canvas.js").read_text()
+    js = (Path(__file__).resolve().parent.parent / "ui" / "canvas" / "canvas.js").read_text()
     assert int(re.search(r"const GRID = (\d+);", js).group(1)) == core.GRID
     assert re.search(r'const ALPHABET = "([^"]+)";', js).group(1) == core._ALPHABET
 

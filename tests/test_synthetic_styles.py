@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from mnist_core.drawing.preprocess import to_mnist
-from mnist_core.drawing.synthetic import (CANVAS, EVAL_SEED_BASE, STYLES, Writer, drawn_digits, render,
+from mnist_core.drawing.styles import STYLES
+from mnist_core.drawing.synthetic import (CANVAS, EVAL_SEED_BASE, Writer, drawn_digits, render,
                                   stroke_paths, style_accuracy, style_digits, style_strokes,
                                   train_seed, writers)
 

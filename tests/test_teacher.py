@@ -4,12 +4,10 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import app_state
+from ui import resources, session
 from mnist_core.classroom.ratelimit import RateLimiter
 from mnist_core.classroom.teacher import TeacherGate, configured_key
-from tests.test_app import TIMEOUT, by_label, fresh_resources, open_page  # noqa: F401
-
-KEY = "owl-7-maple"
+from tests.helpers import TEACHER_KEY as KEY, by_label, open_page, unlock
 
 
 class FakeClock:
@@ -111,7 +109,7 @@ def test_a_teacher_link_works_once_and_only_until_it_expires(lab_home):
     assert not redeem_link_token(store, token)                    # used up
     old = create_link_token(store, seconds=-1)
     assert not redeem_link_token(store, old)                      # expired
-    with store._connect() as db:                                  # only digests are kept
+    with store.connect() as db:                                  # only digests are kept
         kept = [r[0] for r in db.execute("SELECT hash FROM teacher_links")]
     assert token not in kept and old not in kept
 
@@ -122,21 +120,15 @@ def test_no_key_configured_means_everything_is_open():
 
 # --- in the app --------------------------------------------------------------------------------
 
-def _unlock(at: AppTest, key: str) -> AppTest:
-    at.sidebar.text_input(key="teacher_key_attempt").input(key)
-    at.sidebar.button[0].click().run()  # the form's "Unlock" submit button
-    return at
-
-
 def _buttons(at: AppTest) -> list[str]:
     return [b.label for b in at.button]
 
 
 def _start_long_job():
-    from mnist_core.training.loop import TrainConfig
+    from mnist_core.training.presets import preset_config
 
-    job = app_state.job_registry().start(
-        TrainConfig(epochs=30, limit=3000), app_state.mnist(), app_state.store())
+    job = resources.job_registry().start(
+        preset_config("fast", epochs=30, limit=3000), resources.mnist(), resources.store())
     deadline = time.monotonic() + 60
     while job.snapshot().batch == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -157,7 +149,7 @@ def test_a_student_cannot_start_or_stop_but_the_teacher_can(monkeypatch):
     assert "Yes, stop" not in _buttons(student)
     assert job.snapshot().status == "running"
 
-    teacher = _unlock(open_page("pages/1_Train.py"), KEY)
+    teacher = unlock(open_page("pages/1_Train.py"), KEY)
     assert not teacher.sidebar.error
     assert any("unlocked" in c.value for c in teacher.sidebar.caption)
     by_label(teacher.button, "Stop training").click().run()
@@ -176,7 +168,7 @@ def test_a_student_can_build_but_only_the_teacher_times_and_starts(monkeypatch):
     captions = " ".join(c.value for c in student.caption)
     assert "measured on the teacher's screen" in captions and "timed on a few" not in captions
     assert "Start training" not in _buttons(student)
-    teacher = _unlock(open_page("pages/1_Train.py"), KEY)
+    teacher = unlock(open_page("pages/1_Train.py"), KEY)
     assert any("timed on a few batches" in c.value for c in teacher.caption)
 
 
@@ -185,10 +177,10 @@ def test_the_server_refuses_a_stop_from_a_locked_session(monkeypatch):
     callback checks the session on the server."""
     monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", KEY)
     job = _start_long_job()
-    teacher = _unlock(open_page("pages/1_Train.py"), KEY)
+    teacher = unlock(open_page("pages/1_Train.py"), KEY)
     by_label(teacher.button, "Stop training").click().run()
     stop = by_label(teacher.button, "Yes, stop")
-    app_state.teacher_sessions().close(teacher.session_state[app_state.TEACHER_TOKEN])  # locked
+    resources.teacher_sessions().close(teacher.session_state[session.TEACHER_TOKEN])  # locked
                                                                 # meanwhile, e.g. in another tab
     stop.click().run()
     assert any("Only the teacher can stop" in w.value for w in teacher.warning)
@@ -200,9 +192,9 @@ def test_the_server_refuses_a_stop_from_a_locked_session(monkeypatch):
 @pytest.mark.parametrize("attempt", ["wrong", "", "k" * 10_240])
 def test_a_wrong_empty_or_10kb_key_gets_a_message_and_no_unlock(monkeypatch, attempt):
     monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", KEY)
-    at = _unlock(open_page(), attempt)
+    at = unlock(open_page(), attempt)
     assert at.sidebar.error
-    assert not app_state.teacher_sessions().valid(at.session_state[app_state.TEACHER_TOKEN])
+    assert not resources.teacher_sessions().valid(at.session_state[session.TEACHER_TOKEN])
     assert all(KEY not in e.value and (not attempt or attempt not in e.value)
                for e in at.sidebar.error)
     assert "teacher_key_attempt" not in at.session_state or \
@@ -216,11 +208,11 @@ def test_without_a_key_everything_is_open_as_before(monkeypatch):
     assert not at.sidebar.text_input
 
 
-def test_csv_uploads_need_the_teacher_unlock(monkeypatch):
+def test_csv_uploads_need_the_teacher_unlock(monkeypatch, synthetic_app_data):
     monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", KEY)
     train = open_page("pages/1_Train.py")
     by_label(train.radio, "Data").set_value("Upload Kaggle train.csv").run()
     assert not train.get("file_uploader")
     assert not open_page("pages/2_Analyze.py").get("file_uploader")
-    analyze = _unlock(open_page("pages/2_Analyze.py"), KEY)
+    analyze = unlock(open_page("pages/2_Analyze.py"), KEY)
     assert analyze.get("file_uploader")

@@ -6,17 +6,16 @@ from dataclasses import replace
 
 import pytest
 
-import app_state
-import builder_view
+from ui import builder, models, resources, session
 from mnist_core.training.presets import PRESETS
 from mnist_core.lab.store import RunStore
-from tests.test_app import by_label, fresh_resources, open_page  # noqa: F401
+from tests.helpers import by_label, open_page
 
 TRAIN = "pages/1_Train.py"
 
 
 def _editor(at):
-    return at.session_state[builder_view.EDITOR]
+    return at.session_state[builder.EDITOR]
 
 
 def _rows(at) -> list[str]:
@@ -33,7 +32,7 @@ def _errors(at) -> str:
 
 
 def _nothing_started(at) -> bool:
-    return app_state.job_registry().current is None and not app_state.store().list_runs()
+    return resources.job_registry().current is None and not resources.store().list_runs()
 
 
 def _start(at):
@@ -59,6 +58,7 @@ def test_the_builder_shows_each_layers_shape_and_parameters_and_the_caps():
     assert "timed on a few batches" in captions and "for 4 epochs" in captions
 
 
+@pytest.mark.slow
 def test_add_move_and_remove_change_the_table():
     at = open_page(TRAIN)
     by_label(at.selectbox, "Layer type").set_value("batchnorm").run()
@@ -223,6 +223,7 @@ def test_starting_from_a_past_run_loads_its_layers_and_settings():
     assert not at.exception and not at.error
 
 
+@pytest.mark.slow
 def test_a_valid_edited_spec_trains_and_its_run_records_the_full_spec():
     at = open_page(TRAIN)
     _field(at, 5, "units").set_value(32).run()               # Dense 128 -> 32
@@ -230,7 +231,7 @@ def test_a_valid_edited_spec_trains_and_its_run_records_the_full_spec():
     by_label(at.number_input, "Epochs").set_value(1)
     _start(at)
     assert not at.error
-    job = app_state.job_registry().current
+    job = resources.job_registry().current
     assert job.join(timeout=120) and job.snapshot().status == "done"
     record = RunStore().get_run(job.snapshot().run_id)
     spec = record.config["spec"]
@@ -246,39 +247,40 @@ def test_an_unchanged_start_keeps_its_preset_name():
     by_label(at.select_slider, "Training images").set_value(1000)
     by_label(at.number_input, "Epochs").set_value(1)
     _start(at)
-    job = app_state.job_registry().current
+    job = resources.job_registry().current
     assert job.config.preset == "dense-only" and job.config.spec == PRESETS["dense-only"].spec
     job.stop()
     assert job.join(timeout=60)
 
 
 def test_no_timing_while_a_job_trains(monkeypatch):
-    from mnist_core.training.config import TrainConfig
+    from mnist_core.training.presets import preset_config
 
     open_page(TRAIN)
-    job = app_state.job_registry().start(TrainConfig(epochs=30, limit=3000), app_state.mnist(),
-                                         app_state.store())
-    assert app_state.seconds_per_epoch(TrainConfig(), 60_000) is None
+    job = resources.job_registry().start(preset_config("fast", epochs=30, limit=3000), resources.mnist(),
+                                         resources.store())
+    assert builder.seconds_per_epoch(preset_config("fast"), 60_000) is None
     job.stop()
     assert job.join(timeout=60)
-    assert app_state.seconds_per_epoch(TrainConfig(), 60_000) > 0
+    assert builder.seconds_per_epoch(preset_config("fast"), 60_000) > 0
 
 
 def test_the_timing_augments_when_the_run_will(monkeypatch):
     from mnist_core.training import estimate
-    from mnist_core.training.config import TrainConfig
+    from mnist_core.training.presets import preset_config
 
     asked = []
     monkeypatch.setattr(estimate, "time_steps", lambda spec, batch, precision, aug: (
         asked.append(aug), estimate.StepTiming(0.01, batch, "float32", 7))[1])
-    app_state._step_timing.clear()
-    lesson = TrainConfig.from_preset("lesson")
-    assert app_state.seconds_per_epoch(lesson, 60_000) > 0
-    assert app_state.seconds_per_epoch(TrainConfig.from_preset("fast"), 60_000) > 0
+    resources.step_timing.clear()
+    lesson = preset_config("lesson")
+    assert builder.seconds_per_epoch(lesson, 60_000) > 0
+    assert builder.seconds_per_epoch(preset_config("fast"), 60_000) > 0
     assert asked == [lesson.augmentation, None]
-    app_state._step_timing.clear()
+    resources.step_timing.clear()
 
 
+@pytest.mark.slow
 def test_the_augmentation_preview_uses_the_starts_augmentation():
     at = open_page(TRAIN)
     by_label(at.selectbox, "Start from").set_value("preset:best").run()
@@ -294,14 +296,14 @@ def test_mnist_is_read_when_someone_who_may_start_opens_the_page(monkeypatch, te
     from mnist_core.data import mnist as data
 
     reads = []
-    real = data.load_mnist_soon
-    monkeypatch.setattr(data, "load_mnist_soon",
+    real = data.start_loading_mnist
+    monkeypatch.setattr(data, "start_loading_mnist",
                         lambda *a, **k: (reads.append(a), real(*a, **k))[1])
     if not teacher:
         monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", "a-key")
     open_page(TRAIN)
     assert reads == ([()] if teacher else [])
-    assert app_state.mnist().x_train.shape == (60000, 28, 28, 1)
+    assert resources.mnist().x_train.shape == (60000, 28, 28, 1)
     assert len(reads) == 1   # Start, or a student's Analyze page, reads it only once
 
 
@@ -314,34 +316,34 @@ def test_train_runs_a_tiny_job_and_shows_the_finished_run():
     by_label(at.number_input, "Epochs").set_value(1)
     _start(at)
     assert not at.error
-    job = app_state.job_registry().current
+    job = resources.job_registry().current
     assert job is not None
     assert job.join(timeout=120) and job.snapshot().status == "done"
     at.run()
     assert any("test accuracy" in s.value for s in at.success)
-    run = app_state.store().list_runs()[0]
+    run = resources.store().list_runs()[0]
     assert run.status == "done" and run.has_model and run.preset == "fast"
     by_label(at.button, "Use it in this browser").click().run()
-    assert at.session_state[app_state.MODEL_PICK] == run.id
-    assert app_state.store().class_model() == "bundled"           # nobody else's model changed
+    assert at.session_state[session.MODEL_PICK] == run.id
+    assert resources.store().class_model() == "bundled"           # nobody else's model changed
     by_label(at.button, "Make it the class model").click().run()
-    assert app_state.store().class_model() == run.id
-    assert at.session_state[app_state.MODEL_PICK] == app_state.FOLLOW_CLASS
-    picker = at.sidebar.selectbox(key=app_state.MODEL_PICKER)
-    assert picker.value == app_state.FOLLOW_CLASS and picker.options[0].startswith(
+    assert resources.store().class_model() == run.id
+    assert at.session_state[session.MODEL_PICK] == models.FOLLOW_CLASS
+    picker = at.sidebar.selectbox(key=session.MODEL_PICKER)
+    assert picker.value == models.FOLLOW_CLASS and picker.options[0].startswith(
         "Class model: fast · ")
     assert by_label(at.selectbox, "Start from").options[-1].startswith("run fast · ")
 
 
 def test_two_sessions_share_one_job_and_a_second_start_is_refused():
     from mnist_core.jobs.registry import JobBusy
-    from mnist_core.training.loop import TrainConfig
+    from mnist_core.training.presets import preset_config
 
     first = open_page(TRAIN)
     by_label(first.select_slider, "Training images").set_value(3000)
     by_label(first.number_input, "Epochs").set_value(30)
     _start(first)
-    job = app_state.job_registry().current
+    job = resources.job_registry().current
     deadline = time.monotonic() + 60
     while job.snapshot().batch == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -350,7 +352,7 @@ def test_two_sessions_share_one_job_and_a_second_start_is_refused():
     assert second.get("progress") and second.get("plotly_chart")  # progress and live chart
     assert not [b for b in second.button if b.label == "Start training"]  # ...and no Start
     with pytest.raises(JobBusy, match="already running"):
-        app_state.job_registry().start(TrainConfig(), app_state.mnist(), None)
+        resources.job_registry().start(preset_config("fast"), resources.mnist(), None)
     by_label(second.button, "Stop training").click().run()
     by_label(second.button, "Yes, stop").click().run()
     assert job.join(timeout=60) and job.snapshot().status == "stopped"
@@ -360,16 +362,16 @@ def test_a_big_class_watching_refreshes_less_often_but_the_teachers_page_does_no
     """Thirty watchers redrawing every 2 s cost the training a quarter of its speed: beyond ten
     the students' pages refresh less often (and say so); the unlocked teacher's page, the one on
     the projector, keeps its 2 s."""
-    from mnist_core.training.loop import TrainConfig
+    from mnist_core.training.presets import preset_config
 
     monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", "a-key")
-    job = app_state.job_registry().start(TrainConfig(epochs=30, limit=3000), app_state.mnist(),
+    job = resources.job_registry().start(preset_config("fast", epochs=30, limit=3000), resources.mnist(),
                                          None)
     slower = "Updated every 6 s: many browsers are watching this run."
     few = open_page(TRAIN)   # a student, with nobody else watching
     assert not [c for c in few.caption if c.value == slower]
     for i in range(29):
-        app_state.train_page_watchers().seen(f"another browser {i}")
+        resources.train_page_watchers().seen(f"another browser {i}")
     student = open_page(TRAIN)
     assert [c for c in student.caption if c.value == slower]
     assert student.get("plotly_chart")   # the live view itself is unchanged
@@ -383,7 +385,7 @@ def test_a_big_class_watching_refreshes_less_often_but_the_teachers_page_does_no
 
 
 def test_a_failure_inside_training_is_shown_and_the_app_keeps_working(monkeypatch):
-    import mnist_core.jobs.registry as jobs
+    import mnist_core.jobs.thread_job as jobs
 
     def explode(*args, **kwargs):
         raise RuntimeError("out of memory while training")
@@ -392,19 +394,19 @@ def test_a_failure_inside_training_is_shown_and_the_app_keeps_working(monkeypatc
     at = open_page(TRAIN)
     by_label(at.select_slider, "Training images").set_value(1000)
     _start(at)
-    job = app_state.job_registry().current
+    job = resources.job_registry().current
     assert job.join(timeout=60) and job.snapshot().status == "failed"
     at.run()
     assert any("out of memory while training" in e.value for e in at.error)
     assert [b for b in at.button if b.label == "Start training"]  # a new run can start
-    assert app_state.store().list_runs()[0].status == "failed"
+    assert resources.store().list_runs()[0].status == "failed"
     assert not open_page("pages/3_Draw.py").exception             # other pages still work
 
 
 def _interrupted(config: dict) -> str:
     store = RunStore()
     run_id = store.create_run(config, "MNIST IDX files in /data")
-    with store._connect() as db:   # the process that trained it has died
+    with store.connect() as db:   # the process that trained it has died
         db.execute("UPDATE runs SET pid = 999999999 WHERE id = ?", (run_id,))
     return run_id
 
@@ -418,7 +420,7 @@ def test_an_interrupted_custom_run_restarts_with_its_own_layers():
     _interrupted(config.to_dict())
     at = open_page(TRAIN)
     by_label(at.button, "Start it again with the same settings").click().run()
-    job = app_state.job_registry().current
+    job = resources.job_registry().current
     assert job is not None and job.config == config
     job.stop()
     assert job.join(timeout=60)
@@ -430,7 +432,7 @@ def test_an_interrupted_run_with_a_hand_edited_record_says_why_it_cannot_restart
     run_id = _interrupted(config)
     at = open_page(TRAIN)
     assert not at.exception
-    assert any(c.value.startswith(f"It cannot be started again: run {run_id}'s recorded")
+    assert any(c.value.startswith(f"It cannot be started again here: run {run_id}'s recorded")
                and "layer 1 (Conv2D): filters" in c.value for c in at.caption)
     assert not [b for b in at.button if b.label == "Start it again with the same settings"]
     assert [b for b in at.button if b.label == "Start training"]     # a new run still can
@@ -451,7 +453,7 @@ def test_a_run_interrupted_by_the_servers_death_says_so_and_offers_its_best_epoc
     at = open_page(TRAIN)
     warning = next(w.value for w in at.warning if "was interrupted" in w.value)
     assert "after 2 of 4 epochs" in warning and "best weights so far as a model" in warning
-    assert any(run_id in o for o in at.sidebar.selectbox(key=app_state.MODEL_PICKER).options)
+    assert any(run_id in o for o in at.sidebar.selectbox(key=session.MODEL_PICKER).options)
     assert [b for b in at.button if b.label == "Start it again with the same settings"]
 
 
@@ -460,11 +462,11 @@ def test_start_then_stop_at_once_says_no_model_was_kept():
     by_label(at.selectbox, "Start from").set_value("preset:fast")
     by_label(at.number_input, "Epochs").set_value(3)
     _start(at)
-    job = app_state.job_registry().current
+    job = resources.job_registry().current
     job.stop()
     assert job.join(timeout=120) and job.snapshot().status == "stopped"
     at.run()
     assert any("no model was kept" in i.value for i in at.info)
     assert not [b for b in at.button if b.label in ("Make it the class model",
                                                      "Use it in this browser")]
-    assert len(app_state.models()) == 1 and app_state.store().list_runs()[0].status == "stopped"
+    assert len(models.models()) == 1 and resources.store().list_runs()[0].status == "stopped"

@@ -1,18 +1,20 @@
-import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from mnist_core.jobs.registry import JobBusy, JobRegistry, TrainingJob
+from mnist_core.jobs.registry import JobBusy, JobRegistry
+from mnist_core.jobs.thread_job import TrainingJob
 from mnist_core.lab.store import RunStore
 from mnist_core.training.config import TrainConfig
+from mnist_core.training.presets import config_from_dict, get_preset, preset_config
 from mnist_core.training.progress import Progress
 from mnist_core.training.loop import train
 
 
 def test_short_real_training_learns(small_mnist):
-    config = TrainConfig.from_preset("fast", epochs=2, seed=1, validation_fraction=0.1)
+    config = preset_config("fast", epochs=2, seed=1, validation_fraction=0.1)
     progress = Progress()
     result = train(config, small_mnist, progress)
     snap = progress.snapshot()
@@ -25,20 +27,21 @@ def test_short_real_training_learns(small_mnist):
 
 
 def test_augmented_tutorial_preset_runs_with_its_pipeline(small_mnist):
-    config = TrainConfig.from_preset("tutorial", epochs=1, limit=1000, seed=0)
+    config = preset_config("tutorial", epochs=1, limit=1000, seed=0)
     assert config.augment and config.batch_size == 250
     result = train(config, small_mnist)
     assert result.status == "done" and result.test_accuracy is not None
 
 
+@pytest.mark.slow
 def test_label_smoothing_preset_trains(small_mnist):
-    result = train(TrainConfig.from_preset("best", epochs=1, limit=600, augment=False),
+    result = train(preset_config("best", epochs=1, limit=600, augment=False),
                    small_mnist)
     assert 0 <= result.test_accuracy <= 1
 
 
 def test_stop_ends_at_a_batch_boundary_and_keeps_the_model(small_mnist):
-    config = TrainConfig.from_preset("fast", epochs=50, batch_size=32, seed=0)
+    config = preset_config("fast", epochs=50, batch_size=32, seed=0)
     job = TrainingJob(config, small_mnist, RunStore()).start()
     deadline = time.monotonic() + 120
     while job.snapshot().epoch < 1 and time.monotonic() < deadline:
@@ -56,7 +59,7 @@ def test_stop_ends_at_a_batch_boundary_and_keeps_the_model(small_mnist):
 def test_a_run_stopped_before_its_first_epoch_ends_keeps_its_record_but_no_model(small_mnist):
     """Start, then Stop at once (a slip, or a demonstration): a few batches of one epoch are
     not a model worth offering in everyone's lists, and stopping skips the test pass."""
-    config = TrainConfig.from_preset("fast", epochs=5, batch_size=32, seed=0)
+    config = preset_config("fast", epochs=5, batch_size=32, seed=0)
     job = TrainingJob(config, small_mnist, RunStore()).start()
     deadline = time.monotonic() + 120
     while job.snapshot().batch == 0 and time.monotonic() < deadline:
@@ -70,13 +73,13 @@ def test_a_run_stopped_before_its_first_epoch_ends_keeps_its_record_but_no_model
 
 
 def test_failure_inside_training_is_reported_and_recorded(small_mnist, monkeypatch):
-    import mnist_core.jobs.registry as jobs
+    import mnist_core.jobs.thread_job as jobs
 
     def explode(*args, **kwargs):
         raise RuntimeError("GPU on fire")
 
     monkeypatch.setattr(jobs, "train", explode)
-    job = TrainingJob(TrainConfig(), small_mnist, RunStore()).start()
+    job = TrainingJob(preset_config("fast"), small_mnist, RunStore()).start()
     job.join(timeout=60)
     snap = job.snapshot()
     assert snap.status == "failed" and snap.error == "GPU on fire"
@@ -87,7 +90,7 @@ def test_data_loading_failure_is_a_failed_job_not_a_crash():
     def no_data():
         raise FileNotFoundError("no MNIST here")
 
-    job = TrainingJob(TrainConfig(), no_data, RunStore()).start()
+    job = TrainingJob(preset_config("fast"), no_data, RunStore()).start()
     job.join(timeout=30)
     assert job.snapshot().status == "failed" and "no MNIST" in job.snapshot().error
 
@@ -98,20 +101,28 @@ def test_data_loading_failure_is_a_failed_job_not_a_crash():
     ({"learning_rate": 0.0}, "Learning rate"), ({"learning_rate": 10.0}, "Learning rate"),
     ({"learning_rate": float("nan")}, "Learning rate"), ({"learning_rate": -1.0}, "Learning rate"),
     ({"learning_rate": "0.1"}, "Learning rate"), ({"validation_fraction": 0.9}, "Validation"),
-    ({"limit": 5}, "Training images"), ({"preset": "nope"}, "unknown preset"),
+    ({"limit": 5}, "Training images"), ({"preset": ""}, "preset name"),
     ({"optimizer": "lbfgs"}, "Optimizer"), ({"precision": "float8"}, "Precision"),
     ({"seed": -1}, "Seed"), ({"label_smoothing": 0.9}, "Label smoothing"),
 ])
 def test_bad_hyperparameters_are_refused_when_the_config_is_made(overrides, message):
     with pytest.raises(ValueError, match=message):
-        TrainConfig(**overrides)
+        replace(get_preset("fast").config, **overrides)
+
+
+def test_a_config_needs_an_architecture_and_presets_are_known_by_name():
+    with pytest.raises(TypeError):
+        TrainConfig()                       # no architecture: a preset builds configs
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset_config("nope")
+    assert preset_config("fast", epochs=None) == get_preset("fast").config
 
 
 def test_batch_larger_than_data_is_refused_when_the_job_is_made(small_mnist):
     with pytest.raises(ValueError, match="larger than the"):
-        TrainingJob(TrainConfig(limit=100, batch_size=500), small_mnist)
+        TrainingJob(preset_config("fast", limit=100, batch_size=500), small_mnist)
     with pytest.raises(ValueError, match="larger than the"):
-        JobRegistry().start(TrainConfig(limit=100, batch_size=500), small_mnist, None)
+        JobRegistry().start(preset_config("fast", limit=100, batch_size=500), small_mnist, None)
 
 
 def test_a_config_round_trips_through_json_and_old_records_migrate():
@@ -126,7 +137,9 @@ def test_a_config_round_trips_through_json_and_old_records_migrate():
     old = {"preset": "best", "epochs": 20, "batch_size": 128, "learning_rate": 0.003,
            "augment": True, "validation_fraction": 0.1, "limit": None, "seed": 0,
            "precision": "auto"}
-    migrated = TrainConfig.from_dict(old)
+    with pytest.raises(ValueError, match="no architecture"):
+        TrainConfig.from_dict(old)          # the preset fills the gaps, not the config
+    migrated = config_from_dict(old)
     assert migrated == PRESETS["best"].config
     assert migrated.schedule == "one-cycle" and migrated.label_smoothing == 0.05
 
@@ -143,7 +156,7 @@ def test_a_config_round_trips_through_json_and_old_records_migrate():
     (lambda d: d["augmentation"].update(rotation_degrees=400), "Rotation"),
 ])
 def test_a_hand_edited_config_is_refused_with_the_reason(edit, message):
-    data = TrainConfig().to_dict()
+    data = preset_config("fast").to_dict()
     edit(data)
     with pytest.raises(ValueError, match=message):
         TrainConfig.from_dict(data)
@@ -151,13 +164,13 @@ def test_a_hand_edited_config_is_refused_with_the_reason(edit, message):
 
 def test_registry_runs_one_job_at_a_time(small_mnist):
     registry = JobRegistry()
-    first = registry.start(TrainConfig(epochs=30, batch_size=32), small_mnist, None)
+    first = registry.start(preset_config("fast", epochs=30, batch_size=32), small_mnist, None)
     with pytest.raises(JobBusy, match="already running"):
-        registry.start(TrainConfig(), small_mnist, None)
+        registry.start(preset_config("fast"), small_mnist, None)
     assert registry.current is first
     first.stop()
     assert first.join(timeout=120)
-    second = registry.start(TrainConfig(epochs=1, limit=200), small_mnist, None)
+    second = registry.start(preset_config("fast", epochs=1, limit=200), small_mnist, None)
     assert second.join(timeout=120) and second.snapshot().status == "done"
 
 
@@ -172,11 +185,11 @@ def test_snapshot_is_a_copy_safe_to_read_while_training():
 
 
 def test_a_kaggle_dataset_without_test_set_trains_and_reports_validation(small_mnist):
-    from mnist_core.data.mnist import Dataset
+    from mnist_core.data.dataset import Dataset
 
     kaggle = Dataset(small_mnist.x_train[:1000], small_mnist.y_train[:1000], None, None,
                      "Kaggle CSV train.csv")
-    job = TrainingJob(TrainConfig(epochs=1), kaggle, RunStore()).start()
+    job = TrainingJob(preset_config("fast", epochs=1), kaggle, RunStore()).start()
     assert job.join(timeout=120)
     snap = job.snapshot()
     assert snap.status == "done" and snap.test_accuracy is None
@@ -187,7 +200,7 @@ def test_a_kaggle_dataset_without_test_set_trains_and_reports_validation(small_m
 def test_a_refused_history_write_does_not_stop_training(small_mnist, monkeypatch):
     """Disk full for a moment after an epoch: training carries on and the final record still
     has every epoch."""
-    from mnist_core.lab.store import StoreError
+    from mnist_core.lab.db import StoreError
 
     refused = []
 
@@ -196,7 +209,7 @@ def test_a_refused_history_write_does_not_stop_training(small_mnist, monkeypatch
         raise StoreError("database or disk is full")
 
     monkeypatch.setattr(RunStore, "record_history", disk_full)
-    config = TrainConfig.from_preset("fast", epochs=2, limit=600, seed=0)
+    config = preset_config("fast", epochs=2, limit=600, seed=0)
     job = TrainingJob(config, small_mnist, RunStore()).start()
     assert job.join(timeout=300)
     snap = job.snapshot()
@@ -207,7 +220,7 @@ def test_a_refused_history_write_does_not_stop_training(small_mnist, monkeypatch
 def test_each_epoch_records_its_seconds_and_the_live_chart_stays_light(small_mnist):
     from mnist_core.views import charts
 
-    result = train(TrainConfig.from_preset("fast", epochs=2, limit=600, seed=0), small_mnist)
+    result = train(preset_config("fast", epochs=2, limit=600, seed=0), small_mnist)
     assert [h["epoch"] for h in result.history] == [1, 2]
     assert all(h["seconds"] > 0 for h in result.history)     # speed over whole epochs
     losses, steps = list(np.linspace(2.0, 0.1, 5000)), list(range(1, 5001))
@@ -229,7 +242,7 @@ def test_cheap_steps_run_in_groups_and_the_live_curve_keeps_its_place(small_mnis
     assert steps_per_execution(get_preset("best").config.spec, 128) == 1
     assert steps_per_execution(get_preset("fast").config.spec, 2048) == 1
     progress = Progress()
-    result = train(TrainConfig.from_preset("fast", epochs=2, limit=2500, seed=0), small_mnist,
+    result = train(preset_config("fast", epochs=2, limit=2500, seed=0), small_mnist,
                    progress)     # 2,250 training images: 18 batches an epoch, 3 groups
     snap = progress.snapshot()
     assert result.status == "done" and snap.batches_per_epoch == 18
@@ -242,16 +255,16 @@ def test_training_pipelines_run_without_the_autotuner():
     """With tf.data's autotuner on, about every other epoch began with a 1-2 s stall
     (bench/epoch_gaps.py); every training pipeline turns it off."""
     from mnist_core.training.config import Augmentation
-    from mnist_core.jobs.finetune import _weighted_pipeline
-    from mnist_core.training.loop import augmenter, _pipeline
+    from mnist_core.jobs.finetune_data import weighted_pipeline
+    from mnist_core.training.loop import augmenter, dataset_pipeline
 
     x = np.zeros((8, 28, 28, 1), np.float32)
     y = np.arange(8) % 10
-    pipelines = [_pipeline(x, y, 4, shuffle_seed=0),
-                 _pipeline(x, y, 4, shuffle_seed=0, one_hot=True,
+    pipelines = [dataset_pipeline(x, y, 4, shuffle_seed=0),
+                 dataset_pipeline(x, y, 4, shuffle_seed=0, one_hot=True,
                            jitter=augmenter(Augmentation(), 0)),
-                 _pipeline(x, y, 4, shuffle_seed=None),
-                 _weighted_pipeline(x, y, 4, 0, one_hot=True)]
+                 dataset_pipeline(x, y, 4, shuffle_seed=None),
+                 weighted_pipeline(x, y, 4, 0, one_hot=True)]
     for ds in pipelines:
         assert ds.options().autotune.enabled is False
         assert sum(len(b[0]) for b in ds) == 8      # and still yields every image
@@ -286,7 +299,7 @@ def test_a_finished_run_keeps_its_final_weights_unless_an_earlier_epoch_is_clear
 
     monkeypatch.setattr(callbacks, "KeepBest", FirstEpochCounts)
     monkeypatch.setattr(callbacks, "clearly_better", lambda *args: earlier_clearly_better)
-    config = TrainConfig.from_preset("fast", epochs=2, limit=600, seed=0, precision="float32")
+    config = preset_config("fast", epochs=2, limit=600, seed=0, precision="float32")
     result = train(config, small_mnist)
     expected = seen["first"] if earlier_clearly_better else seen["last"]
     assert not np.allclose(seen["first"][0], seen["last"][0])

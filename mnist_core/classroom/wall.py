@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 import cv2
 import numpy as np
 
-from mnist_core.lab.store import RunStore, SavedDrawing
+from mnist_core.lab.drawings import SavedDrawing
+from mnist_core.lab.store import RunStore
 
 #: (N, 28, 28, 1) float32 images in [0, 1] -> (N, 10) probabilities, e.g. Predictor.probabilities
 Probabilities = Callable[[np.ndarray], np.ndarray]
@@ -207,8 +208,9 @@ def wall_view(store: RunStore, cache: PredictionCache, ref: str, probabilities: 
               per_page: int = 60, budget: int | None = 1024) -> WallView:
     """One refresh of the class wall: per-digit numbers for model `ref` over every drawing,
     and the `page`-th page of those that match the filters, newest first. Reads images only
-    for that page, and classifies at most about `budget` new drawings (1,024: ~0.5 s on two
-    cores), so a first look at a big class set fills over a few refreshes."""
+    for that page, and classifies at most about `budget` new drawings per refresh (well under
+    a second of the server's time), so a first look at a big class set fills over a few
+    refreshes (docs/benchmarks.md, "How big can the class wall get?")."""
     ids, labels = store.drawing_index()      # first: the cache then covers every id read here
     predictions = cache.predictions(store, ref, probabilities, budget, ids).lookup(ids)
     keep = np.ones(len(ids), bool)

@@ -1,12 +1,12 @@
 """How many browsers have the Train page open, so that the live view refreshes less often for a
 big class.
 
-Every refresh of a watcher's live view costs the server about 11 ms of Python (5.7 ms a second
-per watcher at one refresh every 2 s), taken from the training on a two-core laptop: thirty
-students watching slowed `fast` to 0.73-0.77x of the command line's speed (docs/benchmarks.md,
-"Watchers on their own devices, and a class of 30"). Most of that cost is inside Streamlit and
-Plotly, so the lever is fewer refreshes: up to 10 watchers refresh every 2 s; beyond that the
-interval grows so that the whole class asks for about 5 refreshes a second, at most every 6 s.
+Every refresh of a watcher's live view costs the server milliseconds of Python, taken from the
+training on a two-core laptop: a whole class watching slows a training noticeably
+(docs/benchmarks.md, "What do students watching a run cost?"). Most of that cost is inside
+Streamlit and Plotly, so the lever is fewer refreshes: up to 10 watchers refresh every 2 s;
+beyond that the interval grows so that the whole class asks for about 5 refreshes a second, at
+most every 6 s.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Callable
 
 MIN_REFRESH_SECONDS = 2.0
 MAX_REFRESH_SECONDS = 6.0
-#: Refreshes a second the whole class may ask of the server (about 5 x 11 ms: 0.06 of a core).
+#: Refreshes a second the whole class may ask of the server (a small share of one core).
 CLASS_REFRESHES_PER_SECOND = 5.0
 #: A page counts as watching while it checked in within this many seconds; it checks in at every
 #: refresh of its live view (at most every MAX_REFRESH_SECONDS) or, between runs, every second.

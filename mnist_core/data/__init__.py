@@ -1,2 +1,3 @@
-"""Where the images come from: the official MNIST files, Kaggle's CSVs, checked and cached. The
-lowest layer above the base modules (settings, untrusted, quiet)."""
+"""Where the images come from: the official MNIST files (mnist), Kaggle's CSVs (kaggle), checked,
+and the in-memory `Dataset` they become (dataset). The lowest layer above the base modules
+(settings, untrusted, quiet)."""

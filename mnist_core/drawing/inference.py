@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from mnist_core.data.mnist import NUM_CLASSES, float_images
+from mnist_core.data.dataset import NUM_CLASSES, float_images
 from mnist_core.drawing.preprocess import Prepared, to_mnist
 
 if TYPE_CHECKING:
@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 #: Images per forward pass when many are classified at once (the 10,000 test images for
 #: Analyze, a Kaggle CSV, the class's drawings). A pass holds every layer's output for all of
 #: its images (the bundled model's first convolution alone: 100 KB an image), and the server
-#: keeps about that much afterwards: the test set in one pass left it 2 GB larger, in passes
-#: of 128 images 32 MB (256: 71 MB), and scoring it took as long (docs/benchmarks.md).
+#: keeps about that much afterwards: the whole test set in one pass would leave it gigabytes
+#: larger, and bigger passes are no faster (docs/benchmarks.md, "How much memory does the
+#: server need?").
 BATCH_SIZE = 128
 
 
@@ -89,9 +90,9 @@ class Predictor:
         return Prediction(prepared, probs.numpy()[0], heat.astype(np.float32))
 
     def inside(self, prepared: Prepared) -> InsideView | None:
-        """Every layer's output for a drawing (`mnist_core.drawing.inside.InsideView`), or None for an
-        empty one. The forward pass that gives them is built once per predictor, on first use
-        (most sessions never open the Inside page), and shared by every session."""
+        """Every layer's output for a drawing (`mnist_core.drawing.inside.InsideView`), or None
+        for an empty one. The forward pass that gives them is built once per predictor, on
+        first use (most sessions never open the Inside page), and shared by every session."""
         if prepared.empty:
             return None
         with self._inside_lock:  # one build, however many sessions ask at once

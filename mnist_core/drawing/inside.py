@@ -22,11 +22,6 @@ import numpy as np
 
 from mnist_core.drawing.preprocess import Prepared
 
-#: Session-state key under which the Draw page leaves the current `Prepared` drawing for the
-#: Inside page. Defined here because pages cannot import each other (their names start with
-#: digits) and app_state is shared glue; it is just a string, the core never reads it.
-DRAWING_STATE_KEY = "inside_drawing"
-
 # What a layer's output is drawn as.
 INPUT = "input"                  # the 28x28 image the network saw
 MAPS = "maps"                    # (H, W, C) feature maps: a grid of C tiles
@@ -159,8 +154,8 @@ class _Step:
 class InsideNetwork:
     """Every layer's output for a drawing, from one compiled forward pass of `model`.
 
-    Build once per loaded model (it traces TensorFlow's function: 0.2-0.3 s for the bundled
-    model on two cores) and share:
+    Build once per loaded model (it traces TensorFlow's function, a fraction of a second) and
+    share:
     `view` is safe to call from many threads at once.
     """
 
@@ -210,7 +205,8 @@ def _plan(model) -> tuple[list[_Step], list]:
 
     InputLayer is left out (the listing starts with the drawing itself). Layers without one
     output to show (a layer used twice in a functional model, or one with several outputs) are
-    listed as SAME, with a note saying so, rather than guessed. The model's output layer is always computed: it is the answer.
+    listed as SAME, with a note saying so, rather than guessed. The model's output layer is
+    always computed: it is the answer.
     """
     steps: list[_Step] = []
     tensors: list = []

@@ -116,7 +116,7 @@ _WIRE_CHARACTERS = re.compile(r"[A-Za-z0-9_,-]*")
 
 
 def encode_strokes(strokes: Sequence) -> str:
-    """Strokes in 0..1 -> the canvas's wire format (what draw_canvas/canvas.js sends)."""
+    """Strokes in 0..1 -> the canvas's wire format (what ui/canvas/canvas.js sends)."""
     parts = []
     for stroke in strokes:
         grid = np.rint(np.clip(np.asarray(stroke, np.float64), 0, 1) * GRID).astype(np.int64)

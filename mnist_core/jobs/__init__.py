@@ -1,2 +1,3 @@
-"""Training as a background job: the in-process job and the registry that allows one per server,
-the child process that trains, and fine-tuning on the class's drawings."""
+"""Training as a background job: the job in a thread (thread_job), the registry that allows one
+per server, the child process that trains (child_training, child_process, child_preload), and
+fine-tuning on the class's drawings (finetune, finetune_data)."""

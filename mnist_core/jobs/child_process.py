@@ -1,17 +1,18 @@
 """Starting the app's training children quickly and cleanly, and lowering all of their priority.
 
-Three things, each measured in the training child (mnist_core.jobs.child_training) on 2026-11-27:
+Three things the training child (mnist_core.jobs.child_training) needs
+(docs/decisions/training-in-a-child-process.md; docs/benchmarks.md, "How soon does a run start
+after Start?"):
 
-- Importing TensorFlow took a fresh "spawn" child ~5 s of its 9-10 s from Start to the first
-  batch. On Linux the children are forked instead by a `multiprocessing` fork server that has
-  imported TensorFlow once (mnist_core.jobs.child_preload): Start to first batch 3-3.5 s
-  (bench/child_start.py).
+- Importing TensorFlow is most of a fresh "spawn" child's time from Start to the first batch.
+  On Linux the children are forked instead by a `multiprocessing` fork server that has
+  imported TensorFlow once (mnist_core.jobs.child_preload).
 - `multiprocessing` re-runs the parent's `__main__` in every child (spawned or forked by the
   server), so that objects defined there can be unpickled. In a Streamlit server `__main__` is
   the page script the last rerun installed (Streamlit's fake module, whose `__file__` is
-  streamlit_app.py). So each training child first ran the Home page in bare mode (Streamlit's
-  import, and a thread loading and warming the bundled model beside the training) before any
-  priority was lowered: its first batch came 0.5-0.9 s later.
+  streamlit_app.py). So each training child would first run the Home page in bare mode
+  (Streamlit's import, and a thread loading and warming the bundled model beside the
+  training) before any priority was lowered, delaying its first batch.
 - Linux keeps a nice value per thread: `os.nice` lowers the calling thread only, and a new
   thread inherits its creator's. TensorFlow's threads, started while the page ran, stayed at
   nice 0 while the child's main thread was at 10.
@@ -79,7 +80,7 @@ def training_context():
 
 def prepare_training_children(niceness: int) -> None:
     """Start the fork server now, so that TensorFlow is imported before anyone presses Start,
-    at nice `niceness` (it imports for 4-5 s of one core; its children inherit the value).
+    at nice `niceness` (its import takes seconds of a core; its children inherit the value).
     Returns at once; where there is no fork server, does nothing."""
     import multiprocessing.forkserver
     import threading

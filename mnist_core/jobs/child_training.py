@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from mnist_core.jobs.child_process import (lower_priority, niceness_for_training, start_without_the_page,
-                            training_context)
-from mnist_core.training.config import TrainConfig
-from mnist_core.data.mnist import Dataset, compact, expanded
-from mnist_core.jobs.registry import TrainingJob, _RecordingProgress
-from mnist_core.training.progress import Progress
+from mnist_core.data.dataset import Dataset, compact, expanded
+from mnist_core.jobs.child_process import (lower_priority, niceness_for_training,
+                                           prepare_training_children, start_without_the_page,
+                                           training_context)
+from mnist_core.jobs.thread_job import RecordingProgress, TrainingJob
 from mnist_core.lab.store import RunStore
+from mnist_core.training.config import TrainConfig
 from mnist_core.training.loop import train
+from mnist_core.training.progress import Progress
 
 #: Progress methods a child may call on its parent's mirror (nothing else is ever called).
 _MIRRORED = frozenset({"update", "begin", "begin_epoch", "end_batch", "end_epoch"})
@@ -55,13 +56,15 @@ class ChildResult:
 class ProcessTrainingJob(TrainingJob):
     """A training in a child process, at lower priority (nice), with the same interface as
     TrainingJob. On Linux the child is forked by a fork server that has imported TensorFlow
-    (child_process.training_context): Start to first batch ~3 s instead of ~10 s.
+    (child_process.training_context), which cuts the wait from Start to the first batch by
+    TensorFlow's import (docs/benchmarks.md, "How soon does a run start after Start?").
 
     Why: in a thread of the app's server, training holds Python's GIL for every batch's
     callbacks and shares TensorFlow's thread pools with the drawing students' inference, so a
     student's answer queues behind it. A child process has its own GIL and its own pools, and
     at a lower priority the OS runs the server first whenever both want a core; training
-    takes whatever the students leave (docs/benchmarks.md, "Training and drawing").
+    takes whatever the students leave (docs/decisions/training-in-a-child-process.md;
+    docs/benchmarks.md, "How fast is a drawing answered while training?").
 
     The child opens the same lab home (SQLite in WAL mode, safe across processes) and records
     the run itself: its start, every finished epoch, and its end with the model. The run row
@@ -74,8 +77,9 @@ class ProcessTrainingJob(TrainingJob):
     batch; the child also stops (keeping its best weights) if this process dies.
 
     `nice` defaults to mnist_core.settings (10). TensorFlow keeps its own thread counts (one
-    per core): limited to one thread on two cores, `fast` trained 30% slower (25.2 s against
-    18.5-21.1 s), and the lower priority already leaves the server the core it needs.
+    per core): limited to one thread, training is markedly slower on two cores, and the lower
+    priority already leaves the server the core it needs (docs/benchmarks.md, "Which settings
+    make training faster?").
     """
 
     def __init__(self, config: TrainConfig, data: Dataset | Callable[[], Dataset] | None,
@@ -89,6 +93,18 @@ class ProcessTrainingJob(TrainingJob):
         self.progress = Progress()        # the child writes the run's history to the store
         self.nice = settings.train_nice() if nice is None else nice
         self.process = None               # the child, once started
+
+    _prepared = False
+
+    @classmethod
+    def prepare(cls) -> None:
+        """Start the fork server now, in the background, so that TensorFlow is imported before
+        anyone presses Start (at the training's lower priority). Only the first call does."""
+        from mnist_core import settings
+
+        if not ProcessTrainingJob._prepared:
+            ProcessTrainingJob._prepared = True
+            prepare_training_children(niceness_for_training(settings.train_nice()))
 
     @property
     def pid(self) -> int | None:
@@ -201,7 +217,7 @@ class ProcessTrainingJob(TrainingJob):
 _compact, _expand = compact, expanded
 
 
-class _ForwardingProgress(_RecordingProgress):
+class _ForwardingProgress(RecordingProgress):
     """The child's Progress: records each finished epoch in the store, and sends every call
     to the parent, in batches, every `_FLUSH_SECONDS`."""
 

@@ -6,17 +6,9 @@ that writes its 1s with a long flag (the continental 1) or its 7s with a bar see
 drawings the class saved, mixed with a replay sample of MNIST training images so that it does
 not forget MNIST, at a low learning rate for a few epochs:
 
-- Held out: 25% of each digit's drawings (at least one) are kept out of training and measure
-  the result. A digit with a single drawing cannot be both taught and tested: that drawing is
-  used for training and is not evaluated (the result says how many digits that concerns).
-- Replay: 20 MNIST training images per class drawing, at least 3,000 (at most all 60,000).
-- The class drawings are repeated (the copies lightly rotated, scaled and shifted) so that they
-  make up about 15% of each epoch; otherwise a few dozen drawings drown in the replay. (25%
-  cost up to 0.1 points more on MNIST's test set in our runs, for no gain on the drawings.)
-  Figures "in our runs" here: 40 flagged 1s + 40 other digits, the MNIST-only `best` model,
-  2 epochs, 3-4 seeds (see tests/test_finetune.py for the drawings).
-- Every digit gets the same total weight in the loss: forty drawings of 1 must teach the shape
-  of a 1, not that 1s are common (which turns MNIST 7s near the boundary into 1s).
+- The mix: a quarter of each digit's drawings held out to measure the result, the rest
+  repeated among the replayed MNIST images, every digit weighted alike
+  (mnist_core.jobs.finetune_data).
 - Only the top of the network learns: the last convolution and what follows it (at 3e-4, Adam,
   with the loss the model was trained with); the layers before it and every batch-norm layer
   keep their weights and MNIST statistics. A few dozen drawings cannot improve the general
@@ -24,10 +16,9 @@ not forget MNIST, at a low learning rate for a few epochs:
 - The weights kept are those with the best accuracy on the held-out drawings, the starting
   model included (stricter than training, which keeps its final epoch unless an earlier one
   was clearly better): stopping midway, or an epoch that made things worse, never hands back a
-  model worse on them than the one it started from.
-  (When every digit has a single drawing there is nothing held out; the best epoch is then
-  chosen on 1,000 MNIST training images outside the replay.) The "after" figure on the
-  held-out drawings is thus that of the chosen epoch: with a handful of them, read it as a hint.
+  model worse on them than the one it started from (`loop.fit`, KEEP_BEST). The "after"
+  figure on the held-out drawings is thus that of the chosen epoch: with a handful of them,
+  read it as a hint.
 - Before/after accuracy on the held-out drawings and on the MNIST test set is reported side by
   side and stored with the run (its config: "before", "after").
 
@@ -51,19 +42,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnist_core.data.mnist import Dataset, float_images
-from mnist_core.lab.store import BUNDLED, FINE_TUNE, RunStore
+from mnist_core.data.dataset import Dataset, float_images
+from mnist_core.jobs.finetune_data import training_mix, weighted_pipeline
+from mnist_core.lab.runs import BUNDLED, FINE_TUNE
+from mnist_core.lab.store import RunStore
 from mnist_core.training.progress import Progress
 
 if TYPE_CHECKING:
-    from mnist_core.jobs.registry import JobRegistry, TrainingJob
+    from mnist_core.jobs.registry import JobRegistry
+    from mnist_core.jobs.thread_job import TrainingJob
 
 MIN_DRAWINGS = 10
-REPLAY_PER_DRAWING = 20
-MIN_REPLAY = 3000
-DRAWING_SHARE = 0.15      # of each epoch's images, by repeating (augmented) class drawings
-MAX_COPIES = 20
-MNIST_VALIDATION = 1000   # only when nothing is held out
 
 
 @dataclass(frozen=True)
@@ -216,103 +205,11 @@ def source_model_path(store: RunStore, source: str):
                        f"with a model ({e.args[0]})") from None
 
 
-def split_held_out(labels: np.ndarray, fraction: float, seed: int
-                   ) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """(train indices, held-out indices, digits with a single drawing), stratified by digit:
-    `fraction` of each digit's drawings rounded, at least 1, and always at least one left for
-    training; a digit with one drawing is only trained on."""
-    rng = np.random.default_rng(seed)
-    train, held, single = [], [], []
-    for digit in range(10):
-        idx = np.flatnonzero(labels == digit)
-        if len(idx) == 0:
-            continue
-        if len(idx) == 1:
-            train.append(idx)
-            single.append(digit)
-            continue
-        k = min(len(idx) - 1, max(1, round(fraction * len(idx))))
-        idx = rng.permutation(idx)
-        held.append(idx[:k])
-        train.append(idx[k:])
-    return _joined(train), _joined(held), single
-
-
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
-
-
-def replay_size(drawings: int, available: int, replay: int | None = None) -> int:
-    wanted = max(REPLAY_PER_DRAWING * drawings, MIN_REPLAY) if replay is None else replay
-    return int(min(wanted, available))
-
-
-def jitter(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Light augmentation of (N, 28, 28) float images: rotate +-10 degrees, scale 0.9-1.1,
-    shift +-2 px (what a drawing varies by anyway)."""
-    import cv2
-
-    out = np.empty_like(images)
-    for i, image in enumerate(images):
-        matrix = cv2.getRotationMatrix2D((13.5, 13.5), rng.uniform(-10, 10), rng.uniform(0.9, 1.1))
-        matrix[:, 2] += rng.uniform(-2, 2, 2)
-        out[i] = cv2.warpAffine(image, matrix, (28, 28), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return out
-
-
-def _scorer(model):
-    """`evaluate(x, y)` for `model` through one traced function: 2-4x faster than eager calls
-    for the 10,000 test images, and it reads the model's variables, so it stays valid while
-    they are trained or restored."""
-    import tensorflow as tf
-
-    from mnist_core.model.evaluation import score
-
-    spec = tf.TensorSpec((None, 28, 28, 1), tf.float32)
-    forward = tf.function(lambda x: model(x, training=False), input_signature=[spec],
-                          autograph=False)
-
-    def evaluate(x, y):
-        x = np.asarray(x, np.float32)
-        return score(np.concatenate([forward(x[i:i + 1000]).numpy()
-                                     for i in range(0, len(x), 1000)]), y)
-    return evaluate
-
-
-def balancing_weights(labels: np.ndarray) -> np.ndarray:
-    """Per-image weights that give every digit present the same total weight.
-
-    Drawings are usually lopsided (forty 1s, a few of everything else); unweighted, their
-    copies would teach the model that 1s are simply more common, and MNIST 7s near the 1/7
-    boundary would start to read as 1s. Balanced, the model learns the new shapes, not a new
-    prior."""
-    counts = np.bincount(labels, minlength=10).astype(np.float64)
-    present = counts > 0
-    per_digit = len(labels) / present.sum()
-    weights = np.zeros(10)
-    weights[present] = per_digit / counts[present]
-    return weights[labels].astype(np.float32)
-
-
-def _weighted_pipeline(x, y, batch_size: int, seed: int, one_hot: bool):
-    """tf.data: (image, label, balancing weight) -> shuffle -> batch -> prefetch."""
-    import tensorflow as tf
-
-    from mnist_core.training.loop import without_autotune
-
-    ds = tf.data.Dataset.from_tensor_slices((x, y, balancing_weights(y)))
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    if one_hot:
-        ds = ds.map(lambda a, b, w: (a, tf.one_hot(b, 10), w))
-    return without_autotune(ds.prefetch(tf.data.AUTOTUNE))
-
-
 def _layers_to_freeze(model, which: str) -> list:
     """The layers that keep their weights: batch norm always (MNIST's statistics stay), and
     for "top" everything before the last convolution (the features every digit is built from:
-    retraining them cost up to 0.14 points on MNIST's test set in our runs, the top alone 0.04,
-    at half the time)."""
+    retraining them too costs more accuracy on MNIST's test set than the top alone, in twice
+    the time)."""
     import keras
 
     layers = model.layers
@@ -321,18 +218,6 @@ def _layers_to_freeze(model, which: str) -> list:
     if which == "top" and convs:
         frozen += [layer for layer in layers[:convs[-1]] if layer not in frozen]
     return frozen
-
-
-def _reseed_dropout(model, seed: int) -> None:
-    """Dropout draws from a generator seeded when the model was loaded (from Python's random
-    state, different in every process): reseed it, or the same seed gives another model."""
-    import keras
-
-    for i, layer in enumerate(model.layers):
-        generator = getattr(layer, "seed_generator", None)
-        if generator is not None:
-            generator.state.assign(keras.ops.convert_to_tensor(
-                [seed * 1000 + i, 0], dtype=generator.state.dtype))
 
 
 def _label_smoothing(model) -> float:
@@ -368,8 +253,9 @@ def fine_tune(config: FineTuneConfig, model, images: np.ndarray, labels: np.ndar
     measured, just before training starts (the job records its run there)."""
     import keras
 
-    from mnist_core.training.callbacks import KeepBest, LiveMetrics, StopOnRequest
-    from mnist_core.training.loop import _pipeline
+    from mnist_core.model.build import reseed_dropout
+    from mnist_core.model.evaluation import traced_evaluator
+    from mnist_core.training.loop import KEEP_BEST, fit, one_hot_labels
 
     progress = progress or Progress()
     stop_event = stop_event or threading.Event()
@@ -382,39 +268,22 @@ def fine_tune(config: FineTuneConfig, model, images: np.ndarray, labels: np.ndar
     if len(labels) < MIN_DRAWINGS:
         raise ValueError(too_few_message(len(labels), skipped))
 
-    rng = np.random.default_rng(config.seed)
-    train_idx, held_idx, single = split_held_out(labels, config.held_out_fraction, config.seed)
-    x_held, y_held = x[held_idx][..., None], labels[held_idx]
-    n_replay = replay_size(len(labels), len(dataset.x_train), config.replay)
-    order = rng.permutation(len(dataset.x_train))
-    replay_idx = np.sort(order[:n_replay])
-    # MNIST may be uint8 (a server keeps it `compact`): only the images used become floats.
-    x_replay, y_replay = float_images(dataset.x_train[replay_idx]), dataset.y_train[replay_idx]
-    if len(y_held):
-        x_val, y_val = x_held, y_held
-    else:  # nothing held out: pick the best epoch on MNIST images outside the replay
-        val_idx = np.sort(order[n_replay:n_replay + MNIST_VALIDATION])
-        x_val, y_val = float_images(dataset.x_train[val_idx]), dataset.y_train[val_idx]
-
-    x_draw, y_draw = x[train_idx], labels[train_idx]
-    copies = int(np.clip(round(DRAWING_SHARE / (1 - DRAWING_SHARE) * n_replay / len(y_draw)),
-                         1, MAX_COPIES))
-    x_parts = [x_draw] + [jitter(x_draw, rng) if config.augment else x_draw
-                          for _ in range(copies - 1)]
-    x_fit = np.concatenate([x_replay, np.concatenate(x_parts)[..., None]])
-    y_fit = np.concatenate([y_replay, np.tile(y_draw, copies)])
+    mix = training_mix(x, labels, dataset, held_out_fraction=config.held_out_fraction,
+                       replay=config.replay, augment=config.augment, seed=config.seed)
+    x_fit, y_fit, x_held, y_held = mix.x_fit, mix.y_fit, mix.x_held, mix.y_held
+    x_val, y_val, n_replay, single = mix.x_val, mix.y_val, mix.replay, mix.train_only_digits
     if config.batch_size > len(y_fit):
         raise ValueError(f"batch size {config.batch_size} is larger than the {len(y_fit)} "
                          "training images")
 
-    evaluate = _scorer(model)
+    evaluate = traced_evaluator(model)
     before = _figures(evaluate, x_held, y_held, dataset)
     if on_ready is not None:
         on_ready(record_config(config, len(labels), len(y_held), n_replay, skipped, single)
                  | {"before": before.to_dict()})
 
     keras.utils.set_random_seed(config.seed)
-    _reseed_dropout(model, config.seed)
+    reseed_dropout(model, config.seed)
     frozen = [layer for layer in _layers_to_freeze(model, config.train_layers)
               if layer.trainable]
     for layer in frozen:
@@ -422,27 +291,19 @@ def fine_tune(config: FineTuneConfig, model, images: np.ndarray, labels: np.ndar
     # The loss the model was trained with (label smoothing for 'best'): another loss would
     # move every weight just to change how sure the model sounds.
     smoothing = _label_smoothing(model)
-    one_hot = smoothing > 0
-    loss = (keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if one_hot
-            else keras.losses.SparseCategoricalCrossentropy())
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss,
-                  metrics=["accuracy"])
-    keep_best = KeepBest()
+    start = None
     if len(y_held):   # the starting model is a candidate too; an epoch as good wins the tie
         # (Keras' accuracy is float32: 17/22 must tie with ours, not lose to it.)
-        keep_best = KeepBest(model.get_weights(), before.held_out_accuracy - 1e-6)
-    train_ds = _weighted_pipeline(x_fit, y_fit, config.batch_size, config.seed, one_hot)
-    val_ds = _pipeline(x_val, y_val, 1000, shuffle_seed=None, one_hot=one_hot)
-    progress.begin(config.epochs, math.ceil(len(y_fit) / config.batch_size))
-    model.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0,
-              shuffle=False, callbacks=[StopOnRequest(stop_event),
-                                        LiveMetrics(progress, config.batch_size), keep_best])
-
-    stopped = stop_event.is_set()
-    if keep_best.best_weights is not None:
-        current = evaluate(x_val, y_val).accuracy if stopped else -1.0
-        if current < keep_best.best_key[0]:
-            model.set_weights(keep_best.best_weights)
+        start = (model.get_weights(), before.held_out_accuracy - 1e-6)
+    train_ds = weighted_pipeline(x_fit, y_fit, config.batch_size, config.seed,
+                                 one_hot_labels(smoothing))
+    stopped = fit(model, train_ds, (x_val, y_val),
+                  optimizer=keras.optimizers.Adam(config.learning_rate),
+                  label_smoothing=smoothing, epochs=config.epochs,
+                  batch_size=config.batch_size,
+                  batches_per_epoch=math.ceil(len(y_fit) / config.batch_size),
+                  progress=progress, stop_event=stop_event, keep=KEEP_BEST, start=start,
+                  validation_accuracy=lambda: evaluate(x_val, y_val).accuracy)
     for layer in frozen:
         layer.trainable = True
     after = _figures(evaluate, x_held, y_held, dataset)

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 from mnist_core.training.config import ConfigError, TrainConfig
+from mnist_core.training.presets import config_from_dict
 from mnist_core.model.spec import ModelSpec
-from mnist_core.lab.store import BUNDLED, FINE_TUNE, RunRecord, RunStore, StoreError
+from mnist_core.lab.db import StoreError
+from mnist_core.lab.runs import BUNDLED, FINE_TUNE, RunRecord
+from mnist_core.lab.store import RunStore
 from mnist_core.untrusted import is_number, short
 
 
@@ -57,9 +60,25 @@ def run_config(record: RunRecord) -> TrainConfig:
         raise ConfigError(f"run {record.id} was fine-tuned from {source} on the class's "
                           f"drawings; redo it with: python -m mnist_core finetune --from {source}")
     try:
-        return TrainConfig.from_dict(record.config)
+        return config_from_dict(record.config)
     except ValueError as e:
         raise type(e)(f"run {record.id}'s recorded settings cannot be used: {e}") from None
+
+
+def trained_on_upload(record: RunRecord) -> bool:
+    """True when the run learned from an uploaded Kaggle CSV, which the lab does not keep:
+    redoing it needs the same file again."""
+    return record.data_source.startswith("Kaggle")
+
+
+def redo_config(record: RunRecord) -> TrainConfig:
+    """The config that redoes `record`'s run on MNIST, as the Train page offers after an
+    interruption; a ValueError says why it cannot be redone there (an uploaded CSV, a
+    fine-tune, a hand-edited record)."""
+    if trained_on_upload(record):
+        raise ConfigError(f"it learned from an uploaded {record.data_source}: upload the same "
+                          "file again to train on it")
+    return run_config(record)
 
 
 def card_config(card: dict) -> TrainConfig:
@@ -67,7 +86,7 @@ def card_config(card: dict) -> TrainConfig:
     if not isinstance(card, dict) or "config" not in card:
         raise ConfigError("the model card records no training config")
     try:
-        return TrainConfig.from_dict(card["config"])
+        return config_from_dict(card["config"])
     except ValueError as e:
         raise type(e)(f"the bundled model's card cannot be used: {e}") from None
 
@@ -90,7 +109,7 @@ _KNOWN: dict[tuple[str, str], tuple[ModelSpec | None, str | None]] = {}
 
 def _run_architecture(run: RunRecord) -> tuple[ModelSpec | None, str | None]:
     """`run`'s architecture, parsed once per record content: every page view lists the models
-    (the sidebar's picker), and checking 50 recorded specs again each time cost ~20 ms."""
+    (the sidebar's picker), and checking every recorded spec again each time adds up."""
     key = (run.id, json.dumps(run.config, sort_keys=True))
     found = _KNOWN.get(key)
     if found is None:

@@ -66,11 +66,10 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_precision(precision: str = "auto") -> str:
-    """"auto" -> mixed_bfloat16 on a CPU that computes bfloat16 natively (AVX512-BF16/AMX:
-    1.2-1.8x faster training there), float32 elsewhere: emulated bfloat16 is slower than
-    float32, and on a GPU these small networks trained no faster in bfloat16 while compiling
-    longer (an H200: `best` 81 s against 52 s in float32, `lesson` 33-35 s against 25-29 s;
-    docs/benchmarks.md, "The present presets on a GPU")."""
+    """"auto" -> mixed_bfloat16 on a CPU that computes bfloat16 natively (AVX512-BF16/AMX),
+    where it trains faster; float32 elsewhere: emulated bfloat16 is slower than float32, and
+    on a GPU these small networks train no faster in bfloat16 while compiling longer
+    (docs/benchmarks.md, "Does mixed precision pay off?")."""
     if precision in ("float32", "mixed_bfloat16"):
         return precision
     if precision != "auto":
@@ -82,19 +81,14 @@ def resolve_precision(precision: str = "auto") -> str:
     return "mixed_bfloat16" if cpu_has_bf16() else "float32"
 
 
-def build_model(spec: ModelSpec | str, precision: str = "float32") -> keras.Model:
-    """Build `spec` (or the preset of that name) with layers computing in `precision`
-    (softmax always in float32).
+def build_model(spec: ModelSpec, precision: str = "float32") -> keras.Model:
+    """Build `spec` with layers computing in `precision` (softmax always in float32).
 
     Keras layers take the global dtype policy when they are constructed, so the policy is set
     only around construction, under a lock, and restored: other threads are unaffected.
     """
     import keras
 
-    if isinstance(spec, str):
-        from mnist_core.training.presets import get_preset
-
-        spec = get_preset(spec).spec
     with _policy_lock:
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(precision)
@@ -106,3 +100,15 @@ def build_model(spec: ModelSpec | str, precision: str = "float32") -> keras.Mode
 
 def parameter_count(model) -> int:
     return int(sum(int(w.numpy().size) for w in model.weights if w.trainable))
+
+
+def reseed_dropout(model, seed: int) -> None:
+    """Dropout draws from a generator seeded when the model was loaded (from Python's random
+    state, different in every process): reseed it, or the same seed gives another model."""
+    import keras
+
+    for i, layer in enumerate(model.layers):
+        generator = getattr(layer, "seed_generator", None)
+        if generator is not None:
+            generator.state.assign(keras.ops.convert_to_tensor(
+                [seed * 1000 + i, 0], dtype=generator.state.dtype))

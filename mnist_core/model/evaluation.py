@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_core.data.mnist import NUM_CLASSES
+from mnist_core.data.dataset import NUM_CLASSES
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,27 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray) -> Evaluation:
     return score(predict_probabilities(model, images), labels)
 
 
+def traced_evaluator(model):
+    """`evaluate(x, y)` -> Evaluation for `model`, through one traced function: several times
+    faster than eager calls for the 10,000 test images, and it reads the model's variables, so
+    it stays valid while they are trained or restored (a fine-tune scores before, during and
+    after)."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, 28, 28, 1), tf.float32)
+    forward = tf.function(lambda x: model(x, training=False), input_signature=[spec],
+                          autograph=False)
+
+    def evaluate(x, y):
+        x = np.asarray(x, np.float32)
+        return score(np.concatenate([forward(x[i:i + 1000]).numpy()
+                                     for i in range(0, len(x), 1000)]), y)
+    return evaluate
+
+
 def kaggle_submission(predictor, test_csv) -> str:
     """Kaggle Digit Recognizer `submission.csv` (ImageId,Label) for an uploaded `test.csv`."""
-    from mnist_core.data.mnist import read_kaggle_csv
+    from mnist_core.data.kaggle import read_kaggle_csv
 
     images, _ = read_kaggle_csv(test_csv, labelled=False)
     labels = predictor.probabilities(images).argmax(axis=1)

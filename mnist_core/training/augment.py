@@ -1,13 +1,14 @@
 """The random rotation, zoom and shift that training applies to each batch, as one resampling.
 
 Keras' RandomRotation, RandomZoom and RandomTranslation each resample every image, so the
-three cost three bilinear passes (7.3-7.9 ms a batch of 128 on an AVX2-only CPU core) and blur
-each digit three times. Here the three are composed into one affine map per image, applied in
-one pass (2.6-2.8 ms), as Keras' old `ImageDataGenerator`, the Kaggle tutorial's augmenter,
-also did. On two cores the augmentation runs beside the training steps, so the saving is
-training time. The distributions are Keras' layers': an angle uniform in +-degrees, one zoom
-factor for both axes uniform in 1 +- zoom (above 1 zooms out), shifts uniform in +- shift of the
-image's size on each axis; bilinear, black outside the image.
+three cost three bilinear passes and blur each digit three times. Here the three are composed
+into one affine map per image, applied in one pass, as Keras' old `ImageDataGenerator`, the
+Kaggle tutorial's augmenter, also did: about a third of the work. On two cores the
+augmentation runs beside the training steps, so the saving is training time
+(docs/benchmarks.md, "Which settings make training faster?"). The distributions are Keras'
+layers': an angle uniform in +-degrees, one zoom factor for both axes uniform in 1 +- zoom
+(above 1 zooms out), shifts uniform in +- shift of the image's size on each axis; bilinear,
+black outside the image.
 """
 from __future__ import annotations
 

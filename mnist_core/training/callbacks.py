@@ -16,9 +16,9 @@ EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 class LiveMetrics(keras.callbacks.Callback):
     """Feeds a `Progress` after every call into TensorFlow (a batch, or a group of cheap ones:
-    `training.steps_per_execution`) and every epoch, for live charts and ETAs. Each finished
+    `loop.steps_per_execution`) and every epoch, for live charts and ETAs. Each finished
     epoch's record also holds its wall `seconds` (training and validation), so a run's speed
-    over whole epochs can be read from its history (bench/app_vs_cli.py, bench/load.py)."""
+    over whole epochs can be read from its history (as the benchmarks do)."""
 
     def __init__(self, progress: Progress, batch_size: int) -> None:
         super().__init__()
@@ -62,7 +62,7 @@ class StopOnRequest(keras.callbacks.Callback):
 
 class KeepBest(keras.callbacks.Callback):
     """Remembers the weights of the epoch with the best validation accuracy (ties: lower
-    validation loss), and the last epoch's accuracy, for `training.train` to choose between
+    validation loss), and the last epoch's accuracy, for `loop.fit` to choose between
     them. A fine-tune passes the starting model as the first candidate, so that epochs worse
     than where it began are never kept."""
 
@@ -89,8 +89,8 @@ def clearly_better(best_accuracy: float, final_accuracy: float, images: int) -> 
     error of an accuracy measured on `images` images (0.1% for 99.4% on 6,000).
 
     A smaller lead is a handful of images that another draw could reverse, and the final
-    weights, where the rate schedule ends, scored higher on the test set in 18 of the 25 of 80
-    `lesson` runs where the two differed (docs/benchmarks.md, "The final weights unless an earlier
-    epoch is clearly better")."""
+    weights, where the rate schedule ends, more often score higher on the test set
+    (docs/decisions/kept-weights-rule.md; docs/benchmarks.md, "Which weights does a run
+    keep?")."""
     noise = math.sqrt(max(final_accuracy * (1.0 - final_accuracy), 0.0) / max(images, 1))
     return best_accuracy - final_accuracy > noise

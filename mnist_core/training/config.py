@@ -9,7 +9,7 @@ constructed, and their messages name the field the way the Train page and the CL
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from mnist_core.model.spec import ModelSpec, SpecError
@@ -87,15 +87,19 @@ class Augmentation:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One run's full definition. `TrainConfig()` is the `fast` preset; see `presets`."""
+    """One run's full definition. A preset is one of these, written out in
+    `mnist_core.training.presets` (which builds configs; this module knows no preset).
 
-    spec: ModelSpec | None = None     # None: the preset's architecture
-    preset: str = "fast"              # where the settings came from ("custom" when built)
-    epochs: int = 4
-    batch_size: int = 128
-    learning_rate: float = 3e-3
+    The architecture is required. The other defaults are Keras' own, not a preset's: one epoch,
+    batch 32, Adam at 1e-3 with a constant rate, no smoothing or augmentation."""
+
+    spec: ModelSpec                   # the architecture
+    preset: str = "custom"            # where the settings came from (a preset's name, "custom")
+    epochs: int = 1
+    batch_size: int = 32
+    learning_rate: float = 1e-3
     optimizer: str = "adam"
-    schedule: str = "one-cycle"
+    schedule: str = "constant"
     label_smoothing: float = 0.0
     augment: bool = False
     augmentation: Augmentation = field(default_factory=Augmentation)
@@ -105,10 +109,6 @@ class TrainConfig:
     precision: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.spec is None:
-            from mnist_core.training.presets import get_preset
-
-            object.__setattr__(self, "spec", get_preset(self.preset).config.spec)
         if not isinstance(self.spec, ModelSpec):
             raise ConfigError("the architecture must be a ModelSpec")
         self.spec.table()  # the stack reaches 10 classes within the caps
@@ -136,14 +136,6 @@ class TrainConfig:
             raise ConfigError(f"Seed must be a whole number from 0 to {2 ** 31 - 1}, "
                               f"not {short(self.seed)}")
 
-    @classmethod
-    def from_preset(cls, name: str, **overrides) -> "TrainConfig":
-        """The preset's settings, with any non-None override applied (checked again)."""
-        from mnist_core.training.presets import get_preset
-
-        return replace(get_preset(name).config,
-                       **{k: v for k, v in overrides.items() if v is not None})
-
     def check_data(self, n_images: int) -> None:
         """The one check that needs the data: a batch must fit in the training images."""
         n_train = self.training_images(n_images)
@@ -164,12 +156,12 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: Any) -> "TrainConfig":
+    def from_dict(cls, data: Any, base: "TrainConfig | None" = None) -> "TrainConfig":
         """A config from a run record or model card, checked like any other input.
 
-        Records from before architectures were data hold only a preset name: the preset's
-        architecture, schedule, smoothing and augmentation fill the gaps (they have not changed
-        since). A record for a run that was not a training (a fine-tune) is refused."""
+        A record without an architecture takes every field it lacks from `base` (the caller's
+        choice: `presets.config_from_dict` passes the record's preset); without a `base` it is
+        refused. A record for a run that was not a training (a fine-tune) is refused."""
         if not isinstance(data, dict):
             raise ConfigError("a run's config must be an object")
         known = {f.name for f in fields(cls)}
@@ -178,14 +170,8 @@ class TrainConfig:
             raise ConfigError(f"unknown config field(s): {', '.join(sorted(map(str, unknown)))}")
         values = dict(data)
         if "spec" not in values:
-            from mnist_core.training.presets import PRESETS
-
-            name = values.get("preset")
-            preset = PRESETS.get(name) if isinstance(name, str) else None
-            if preset is None:
-                raise ConfigError(f"this record holds no architecture and "
-                                  f"{short(name)} is not a preset")
-            base = preset.config
+            if base is None:
+                raise ConfigError("this record holds no architecture")
             values = {**{f.name: getattr(base, f.name) for f in fields(cls)}, **values}
         else:
             values["spec"] = ModelSpec.from_dict(values["spec"])

@@ -46,13 +46,12 @@ class StepTiming:
 def time_steps(spec: ModelSpec, batch_size: int, precision: str = "auto",
                augmentation: Augmentation | None = None) -> StepTiming:
     """Build and compile `spec` the way training does (steps grouped per call into TensorFlow
-    as `training.steps_per_execution` groups them) and run training steps on random images:
+    as `loop.steps_per_execution` groups them) and run training steps on random images:
     one call to trace, WARM_UP_STEPS calls to settle, then the median of up to TIMED_STEPS
     calls (all within TIME_BUDGET seconds after tracing), divided by the steps per call.
 
     With `augmentation`, every batch is augmented on the way in, in parallel as in training:
-    on two cores it competes with the steps (~3 ms a batch of 128 on an AVX2-only CPU core,
-    mnist_core.training.augment)."""
+    on two cores it competes with the steps for the CPU (mnist_core.training.augment)."""
     import keras
     import tensorflow as tf
 

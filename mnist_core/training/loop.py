@@ -1,9 +1,10 @@
 """The one training loop, used by the command line and the app alike.
 
 Setup -> data -> build -> train -> evaluate. `train()` runs in whatever thread calls it and
-reports through a `Progress` (mnist_core.training.progress), which any other thread may read. Stopping
-is cooperative (mnist_core.training.callbacks). The config was checked when it was made
-(mnist_core.training.config), so nothing here validates it again.
+reports through a `Progress` (mnist_core.training.progress), which any other thread may read.
+Stopping is cooperative (mnist_core.training.callbacks). The config was checked when it was
+made (mnist_core.training.config), so nothing here validates it again. `fit` is the fit step
+that training and fine-tuning (mnist_core.jobs.finetune) share.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from mnist_core.training.augment import augmenter
 from mnist_core.training.config import Augmentation, TrainConfig
-from mnist_core.data.mnist import NUM_CLASSES, Dataset, expanded, split_validation
+from mnist_core.data.dataset import NUM_CLASSES, Dataset, expanded, split_validation
 from mnist_core.model.build import resolve_precision
 from mnist_core.training.progress import Progress
 from mnist_core.model.spec import ModelSpec
@@ -58,11 +59,11 @@ def augmentation_preview(images: np.ndarray, aug: Augmentation, copies: int = 3,
 
 
 def without_autotune(ds):
-    """`ds` with tf.data's autotuner off. With it on, roughly every other epoch began with a
-    0.8-2.1 s stall between `on_epoch_begin` and the first batch (the old epoch's iterator
-    being torn down waits for the autotuner's thread): 1.3 s in a 3.2 s `fast` epoch, at
-    random, measured on 2 cores (bench/epoch_gaps.py). The pipeline is in-memory tensors, so
-    there is nothing for the autotuner to tune; off, every epoch starts within 2 ms."""
+    """`ds` with tf.data's autotuner off. With it on, epochs began at random with a stall of a
+    second or two between `on_epoch_begin` and the first batch (the old epoch's iterator, being
+    torn down, waits for the autotuner's thread): a large share of a short epoch. The pipeline
+    is in-memory tensors, so there is nothing for the autotuner to tune; off, every epoch
+    starts at once (docs/benchmarks.md, "Why is tf.data's autotuner off?")."""
     import tensorflow as tf
 
     options = tf.data.Options()
@@ -70,8 +71,13 @@ def without_autotune(ds):
     return ds.with_options(options)
 
 
-def _pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, jitter=None, one_hot=False):
-    """tf.data: in-memory tensors -> shuffle -> batch -> (augment in parallel) -> prefetch."""
+def dataset_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, jitter=None,
+                     one_hot: bool = False):
+    """The tf.data pipeline every training and fine-tune reads: in-memory tensors (`x`
+    images, `y` labels) -> shuffled with `shuffle_seed` (None: in order, as for validation)
+    -> batches of `batch_size` -> `jitter` (an augmenter) on each batch in parallel ->
+    labels one-hot if `one_hot` (label smoothing needs them) -> prefetch; the autotuner off
+    (`without_autotune`)."""
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((x, y))
@@ -86,11 +92,11 @@ def _pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, jitter=None, o
     return without_autotune(ds.prefetch(tf.data.AUTOTUNE))
 
 
-# Keras calls into TensorFlow once per `steps_per_execution` training steps. Each call costs
-# ~1.5 ms of Python and dispatch (our callbacks included): 15-20% of a `fast` step on two CPU
-# cores, nothing beside a `best` step. So cheap steps run in groups of about this much work,
-# at most MAX_STEPS_PER_EXECUTION at a time. Callbacks (live curves, a Stop request) run after
-# each group: ~60 ms of `fast` here, a few tenths of a second on a slow laptop, still well
+# Keras calls into TensorFlow once per `steps_per_execution` training steps. Each call costs a
+# fixed overhead of Python and dispatch (our callbacks included): a large share of a cheap
+# step such as `fast`'s, nothing beside a `best` step. So cheap steps run in groups of about
+# this much work, at most MAX_STEPS_PER_EXECUTION at a time. Callbacks (live curves, a Stop
+# request) run after each group, which stays well under a second even on a slow laptop,
 # inside the live view's 2 s refresh (docs/benchmarks.md, "Steps per execution").
 MULTIPLY_ADDS_PER_EXECUTION = 800_000_000
 MAX_STEPS_PER_EXECUTION = 8
@@ -112,12 +118,80 @@ def optimizer(name: str, rate):
     return keras.optimizers.Adam(rate)
 
 
+#: What `fit` keeps when the epochs have all run: training keeps the final weights unless an
+#: earlier epoch was clearly better; a fine-tune keeps its best epoch (or its starting model).
+KEEP_FINAL = "final unless an earlier epoch is clearly better"
+KEEP_BEST = "best"
+
+
+def one_hot_labels(label_smoothing: float) -> bool:
+    """Whether a pipeline must give one-hot labels: Keras smooths only one-hot labels."""
+    return label_smoothing > 0
+
+
+def fit(model, train_ds, validation: tuple[np.ndarray, np.ndarray] | None, *, optimizer,
+        label_smoothing: float, epochs: int, batch_size: int, batches_per_epoch: int,
+        progress: Progress, stop_event: threading.Event, keep: str = KEEP_FINAL,
+        start: tuple[list, float] | None = None, validation_accuracy=None,
+        steps_per_execution: int = 1) -> bool:
+    """The one fit step of training and fine-tuning: compile `model` (cross-entropy, with
+    `label_smoothing`; `train_ds` must then have one-hot labels, see `one_hot_labels`), train
+    it for `epochs` with the lab's callbacks (live progress, Stop, best weights), then choose
+    the weights it keeps. Returns whether it was stopped.
+
+    `validation` is (images, labels) or None. The weights kept:
+    - stopped: the best epoch's (or `start`'s) if they beat the current weights on
+      validation (`validation_accuracy()`, by default `evaluation.evaluate`): Stop promises
+      the best weights seen so far;
+    - all epochs run, `keep` KEEP_FINAL: the final weights, where the rate schedule ends,
+      unless an earlier epoch was better by more than the validation set can tell apart
+      (`callbacks.clearly_better`);
+    - all epochs run, `keep` KEEP_BEST: the best epoch's, or `start`'s.
+    `start` = (weights, accuracy) makes the starting model a candidate (a fine-tune's)."""
+    import keras
+
+    from mnist_core.training import callbacks   # read at call time (tests replace KeepBest)
+
+    one_hot = one_hot_labels(label_smoothing)
+    loss = (keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+            if one_hot else keras.losses.SparseCategoricalCrossentropy())
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"],
+                  steps_per_execution=steps_per_execution)
+    x_val, y_val = validation if validation is not None else (None, None)
+    val_ds = (dataset_pipeline(x_val, y_val, 1000, shuffle_seed=None, one_hot=one_hot)
+              if y_val is not None and len(y_val) else None)
+    keep_best = callbacks.KeepBest(*start) if start is not None else callbacks.KeepBest()
+    progress.begin(epochs, batches_per_epoch)
+    model.fit(train_ds, epochs=epochs, validation_data=val_ds, verbose=0, shuffle=False,
+              callbacks=[callbacks.StopOnRequest(stop_event),
+                         callbacks.LiveMetrics(progress, batch_size), keep_best])
+
+    stopped = stop_event.is_set()
+    if keep_best.best_weights is not None and val_ds is not None:
+        best = keep_best.best_key[0]
+        if stopped:
+            if validation_accuracy is None:
+                from mnist_core.model.evaluation import evaluate
+
+                current = evaluate(model, x_val, y_val).accuracy
+            else:
+                current = validation_accuracy()
+            restore = current < best
+        elif keep == KEEP_BEST:
+            restore = True
+        else:
+            restore = callbacks.clearly_better(best, keep_best.last_accuracy, len(y_val))
+        if restore:
+            model.set_weights(keep_best.best_weights)
+    return stopped
+
+
 def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = None,
           stop_event: threading.Event | None = None) -> TrainResult:
     """Train `config` on `dataset`; return the model and its test metrics.
 
     A run that ends its epochs keeps its final weights, unless an earlier epoch was better on
-    validation by more than the validation set can tell apart (`callbacks.clearly_better`).
+    validation by more than the validation set can tell apart (`fit`, KEEP_FINAL).
 
     A stop request ends training after the current group of batches (`steps_per_execution`, at
     most 8, well under a second); the result is then "stopped" but still carries the best
@@ -126,9 +200,8 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
     """
     import keras
 
-    from mnist_core.training.callbacks import KeepBest, LiveMetrics, StopOnRequest, clearly_better
-    from mnist_core.model.evaluation import evaluate
     from mnist_core.model.build import build_model
+    from mnist_core.model.evaluation import evaluate
 
     progress = progress or Progress()
     stop_event = stop_event or threading.Event()
@@ -142,34 +215,19 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
     model = build_model(config.spec, precision)
     batches = math.ceil(len(x_tr) / config.batch_size)
     rate = learning_rate(config.schedule, config.learning_rate, batches * config.epochs)
-    one_hot = config.label_smoothing > 0
-    loss = (keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-            if one_hot else keras.losses.SparseCategoricalCrossentropy())
-    model.compile(optimizer=optimizer(config.optimizer, rate), loss=loss, metrics=["accuracy"],
+    jitter = augmenter(config.augmentation, config.seed) if config.augment else None
+    train_ds = dataset_pipeline(x_tr, y_tr, config.batch_size, shuffle_seed=config.seed,
+                                jitter=jitter, one_hot=one_hot_labels(config.label_smoothing))
+    stopped = fit(model, train_ds, (x_val, y_val),
+                  optimizer=optimizer(config.optimizer, rate),
+                  label_smoothing=config.label_smoothing, epochs=config.epochs,
+                  batch_size=config.batch_size, batches_per_epoch=batches, progress=progress,
+                  stop_event=stop_event, keep=KEEP_FINAL,
                   steps_per_execution=steps_per_execution(config.spec, config.batch_size))
 
-    jitter = augmenter(config.augmentation, config.seed) if config.augment else None
-    train_ds = _pipeline(x_tr, y_tr, config.batch_size, shuffle_seed=config.seed,
-                         jitter=jitter, one_hot=one_hot)
-    val_ds = (_pipeline(x_val, y_val, 1000, shuffle_seed=None, one_hot=one_hot)
-              if len(x_val) else None)
-    keep_best = KeepBest()
-    progress.begin(config.epochs, batches)
-    model.fit(train_ds, epochs=config.epochs, validation_data=val_ds, verbose=0, shuffle=False,
-              callbacks=[StopOnRequest(stop_event), LiveMetrics(progress, config.batch_size),
-                         keep_best])
-
-    stopped = stop_event.is_set()
     if stopped and not progress.snapshot().history:   # Start, then Stop: nothing to keep
         return TrainResult(None, config, "stopped", [], None, None, time.monotonic() - started,
                            dataset.source)
-    if keep_best.best_weights is not None and len(x_val):
-        if stopped:  # the Stop button promises the best weights seen so far
-            restore = evaluate(model, x_val, y_val).accuracy < keep_best.best_key[0]
-        else:        # where the schedule ends, unless an earlier epoch was clearly better
-            restore = clearly_better(keep_best.best_key[0], keep_best.last_accuracy, len(y_val))
-        if restore:
-            model.set_weights(keep_best.best_weights)
     final = as_float32(model, config.spec, precision)
     test_acc = test_loss = None
     if dataset.x_test is not None:

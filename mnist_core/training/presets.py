@@ -1,15 +1,18 @@
-"""The presets: named (architecture, settings) pairs, written as data.
+"""The presets: named (architecture, settings) pairs, written as data, and the configs built
+from them (this module builds configs; `config` knows no preset).
 
-Measured figures in the descriptions come from `bench/presets.py` on two 2-core machines, one
-with AVX-512 and one with AVX2 only (docs/benchmarks.md, "Both kinds of CPU"); update both
-together.
+The descriptions are shown to students: what each preset is for, its size, its accuracy and a
+rough time scale, never one machine's timings (those are in docs/benchmarks.md, "How accurate
+and how fast is each preset?", with the command that measures them).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from mnist_core.training.config import Augmentation, TrainConfig
 from mnist_core.model.spec import ModelSpec, layer
+from mnist_core.training.config import Augmentation, ConfigError, TrainConfig
+from mnist_core.untrusted import short
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,12 @@ TUTORIAL = _spec("tutorial",
 KERAS_EXAMPLE = _spec("keras-example",
                       _conv(32, 3), layer("maxpool"), _conv(64, 3), layer("maxpool"),
                       layer("flatten"), layer("dropout", rate=0.5), SOFTMAX)
-# Plain convolutions (batch norm cost 30% more time per epoch on CPU for +0.1%), few filters
-# (16-32: a third of the time per epoch of 32-64 for the same 99.0-99.2% once trained longer)
-# and a warm-up/cosine rate: 99.1% in 4 epochs. The first convolution, 5x5 with stride 2,
-# downsamples at once: a 26x26 first stage was half of each step on an AVX2-only CPU (memory
-# traffic, not arithmetic). 28 -> 12 -> 10 -> 5; 800 -> 128 -> 10
+# Fast to 99% on a CPU: plain convolutions (batch norm costs more time per epoch than the
+# accuracy it adds in a few epochs), few filters (16-32 reach the same accuracy as 32-64 once
+# trained a little longer, in far less time) and a warm-up/cosine rate. The first convolution,
+# 5x5 with stride 2, downsamples at once: a full-resolution first stage is little arithmetic
+# over large maps, memory traffic that slows CPUs without AVX-512 most (docs/benchmarks.md,
+# "What makes `fast` fast?"). 28 -> 12 -> 10 -> 5; 800 -> 128 -> 10
 FAST = _spec("fast",
              _conv(16, 5, stride=2), _conv(32, 3), layer("maxpool"), layer("flatten"),
              layer("dropout", rate=0.3), layer("dense", units=128), SOFTMAX)
@@ -68,11 +72,9 @@ BEST = _spec("best",
              layer("dropout", rate=0.4),
              *_conv_bn(128, 4), layer("gap"), layer("dropout", rate=0.4), SOFTMAX)
 # One lesson: three batch-norm convolutions, the first a 5x5 one with stride 2 that downsamples
-# at once (28 -> 12 -> 10 -> 4; 1024 -> 128 -> 10). A first stage at full resolution (26x26, as
-# in the first `lesson`) is little arithmetic over large maps: memory traffic, which made that
-# network 2.4x slower on an AVX2-only CPU (391 s) than with AVX-512; without it 99.5% takes a
-# median 147 s there (121-161 s; docs/benchmarks.md, "One lesson on an AVX2-only CPU"
-# and "One resampling for the augmentation").
+# at once (28 -> 12 -> 10 -> 4; 1024 -> 128 -> 10), for the same reason as `fast`: a first
+# stage at full resolution is memory traffic, and made a lesson too long on CPUs without
+# AVX-512 (docs/benchmarks.md, "Does `lesson` fit in one lesson?").
 LESSON = _spec("lesson",
                *_conv_bn(32, 5, 2, "valid"), *_conv_bn(64, 3, padding="valid"),
                *_conv_bn(64, 3, 2, "valid"),
@@ -90,39 +92,36 @@ def _preset(name: str, description: str, spec: ModelSpec, **settings) -> Preset:
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     _preset("tutorial", "The original Kaggle tutorial CNN (Conv 8-16, Dense 256): 205k "
-            "parameters, 98.7% test accuracy, 4-5 s/epoch on 2 AVX-512 CPU cores, 18 s on "
-            "AVX2-only ones.",
+            "parameters, about 98.7% test accuracy, seconds per epoch on a laptop.",
             TUTORIAL, epochs=10, batch_size=250, learning_rate=1e-3, schedule="constant",
             augment=True),
     _preset("keras-example", "Keras' official simple MNIST convnet (Conv 32-64): 35k "
-            "parameters, 99.1%, 4-10 s/epoch (AVX-512), 20 s (AVX2 only).",
+            "parameters, about 99.1%, seconds per epoch on a laptop.",
             KERAS_EXAMPLE, epochs=15, batch_size=128, learning_rate=1e-3, schedule="constant"),
-    _preset("fast", "Ours, shortest time to 99% on a CPU (Conv 16-32, the first with stride 2; "
-            "warm-up + cosine rate): 109k parameters, 99.1% in 4 epochs: about 35 s of "
-            "training on 2 AVX2-only CPU cores, 14-17 s on 2 cores with AVX-512.",
+    _preset("fast", "Ours, the shortest time to 99% on a CPU (Conv 16-32, the first with "
+            "stride 2; warm-up + cosine rate): 109k parameters, about 99.1% in 4 epochs, well "
+            "under a minute of training on a laptop.",
             FAST, epochs=4, batch_size=128, learning_rate=3e-3, schedule="one-cycle"),
-    _preset("best", "Ours, highest accuracy (batch-norm CNN, augmentation, label smoothing): "
-            "326k parameters, 99.66%, 39-81 s/epoch (AVX-512), over 3 min (AVX2 only).",
+    _preset("best", "Ours, the highest accuracy (batch-norm CNN, augmentation, label "
+            "smoothing): 326k parameters, about 99.66%, 20 epochs: from a quarter of an hour "
+            "to an hour on a laptop.",
             BEST, epochs=20, batch_size=128, learning_rate=3e-3, schedule="one-cycle",
             label_smoothing=0.05, augment=True),
     _preset("lesson", "Ours, a strong model within one lesson (batch-norm CNN that downsamples "
-            "at once, mild augmentation, label smoothing, 8 epochs): 189k parameters, "
-            "99.5% in most runs, in 2-3 minutes of training on 2 AVX2-only CPU cores, about 2 "
-            "minutes on 2 cores with AVX-512.",
-            # Peak rate 0.008, not 0.005: the same arithmetic; 2 of 26 runs ended below 99.5%
-            # (99.48-99.62%), where 0.005 left 6 of 20 there (99.40-99.62%). The typical run is
-            # the same (docs/benchmarks.md, "A steadier `lesson`").
+            "at once, mild augmentation, label smoothing, 8 epochs): 189k parameters, 99.5% in "
+            "most runs, in a few minutes of training on a laptop.",
+            # Peak rate 0.008, not 0.005: the same arithmetic, fewer runs end below 99.5% and
+            # the typical run is the same (docs/benchmarks.md, "Which peak rate for `lesson`?").
             LESSON, epochs=8, batch_size=128, learning_rate=8e-3, schedule="one-cycle",
             label_smoothing=0.1, augment=True,
             augmentation=Augmentation(rotation_degrees=8, zoom=0.08, shift=0.08),
-            # Measured on the first `lesson` network: mixed bfloat16 was no faster even on a CPU
-            # with native bfloat16 (166 s vs 163 s) and ended 0.1% lower (99.45% vs 99.54%); on
-            # the present one (2 Xeon cores with AMX) 6-8% faster, 99.53/99.58% against
-            # 99.48/99.51%: two seeds, too few to change the default.
+            # float32, not "auto": mixed bfloat16 was at best a little faster for this network,
+            # even on CPUs with native bfloat16, and its accuracy no better; too little to make
+            # a lesson depend on the CPU (docs/benchmarks.md, "Does mixed precision pay off?").
             precision="float32"),
     _preset("dense-only", "No convolution: Flatten, Dense 256, Dense 10. About as many "
-            "parameters as the tutorial CNN (204k), to show what convolution buys: "
-            "97.9% against the tutorial's 98.7%, 1.5-2 s/epoch.",
+            "parameters as the tutorial CNN (204k), to show what convolution buys: about "
+            "97.9% against the tutorial's 98.7%, in seconds per epoch.",
             DENSE_ONLY, epochs=10, batch_size=128, learning_rate=1e-3, schedule="constant"),
 )}
 DEFAULT_PRESET = "fast"
@@ -135,3 +134,27 @@ def get_preset(name: str) -> Preset:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)}") from None
+
+
+def preset_config(name: str, **overrides: Any) -> TrainConfig:
+    """The preset's config, with every override that is not None applied (and checked again);
+    ValueError for an unknown preset."""
+    return replace(get_preset(name).config,
+                   **{k: v for k, v in overrides.items() if v is not None})
+
+
+def config_from_dict(data: Any) -> TrainConfig:
+    """A config from a run record or model card (`TrainConfig.from_dict`, checked the same).
+
+    Records from before architectures were data hold only a preset name: that preset's
+    architecture, schedule, smoothing and augmentation fill the gaps (they have not changed
+    since)."""
+    base = None
+    if isinstance(data, dict) and "spec" not in data:
+        name = data.get("preset")
+        preset = PRESETS.get(name) if isinstance(name, str) else None
+        if preset is None:
+            raise ConfigError(f"this record holds no architecture and "
+                              f"{short(name)} is not a preset")
+        base = preset.config
+    return TrainConfig.from_dict(data, base)

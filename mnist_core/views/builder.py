@@ -16,7 +16,7 @@ from mnist_core.lab.catalog import card_config, run_config
 from mnist_core.training.config import TrainConfig
 from mnist_core.training.presets import DEFAULT_PRESET, LESSON_PRESET, PRESETS
 from mnist_core.model.spec import LAYER_TYPES, Field, LayerRow, ModelSpec, SpecError, layer
-from mnist_core.lab.store import RunRecord
+from mnist_core.lab.runs import RunRecord
 
 MNIST_TRAINING_IMAGES = 60_000
 #: The "Training images" choices; the largest means all of them (no limit).

@@ -98,8 +98,8 @@ def confusion_heatmap(confusion: np.ndarray, normalise: bool) -> go.Figure:
 
 #: The most points per curve of the live per-batch chart: about two per pixel of its width.
 #: Every watching browser redraws it at each refresh of the live view; with all of a run's
-#: batches (1,700 for `fast`, 8,400 for `best`) two watchers' Chromium, redrawing every second,
-#: took 0.3-0.7 of a core from training on two cores.
+#: batches (thousands) a browser on the server's own machine, redrawing every second, takes a
+#: good share of a core from the training.
 LIVE_POINTS = 400
 
 
@@ -114,8 +114,8 @@ def batch_curves(steps: list[int], losses: list[float], accuracies: list[float],
         keep = np.unique(np.linspace(0, len(x) - 1, max_points).round().astype(int))
         x, losses, accuracies = x[keep], losses[keep], accuracies[keep]
     # Plain dicts into the constructor: the live view rebuilds this every second while a run
-    # trains, and `update_layout` took 4x as long (17 ms against 4), on the server's cores
-    # that the training needs.
+    # trains, and `update_layout` takes several times as long, on the server's cores that the
+    # training needs.
     return go.Figure(data=[
         dict(type="scatter", x=x, y=losses, name="loss", mode="lines"),
         dict(type="scatter", x=x, y=accuracies, name="accuracy", mode="lines", yaxis="y2"),
@@ -132,9 +132,10 @@ def batch_curves(steps: list[int], losses: list[float], accuracies: list[float],
 class SharedLiveFigures:
     """The live view's two figures, built at most once per `max_age` seconds for every watching
     browser together. Each watcher's live view refreshes every 2 s on its own clock; building
-    the two figures was 8.5 ms of the ~19 ms that each refresh costs the server (a class of 30
-    watching: ~0.3 of the server's 2 cores, taken from the training). A watcher sees curves at
-    most `max_age` older than its figures above them; a new run or a new epoch rebuilds at once."""
+    the two figures is a large part of what each refresh costs the server, and a class
+    watching would take that from the training many times a second (docs/benchmarks.md, "What
+    do students watching a run cost?"). A watcher sees curves at most `max_age` older than its
+    figures above them; a new run or a new epoch rebuilds at once."""
 
     def __init__(self, max_age: float = 1.0, clock=time.monotonic) -> None:
         self.max_age, self._clock = max_age, clock
@@ -170,7 +171,7 @@ def epoch_curves(histories: dict[str, list[dict]], metric: str) -> go.Figure:
     last = max((h["epoch"] for history in histories.values() for h in history), default=1)
     step = max(1, math.ceil(last / 10))
     # Plain dicts into the constructor, as in `batch_curves`: rebuilt every second while a run
-    # trains (9 ms with `add_scatter` and `update_layout`).
+    # trains (`add_scatter` and `update_layout` are slow).
     return go.Figure(data=traces, layout=dict(
         height=300, margin=dict(l=10, r=10, t=30, b=10),
         title=f"{CURVE_METRICS.get(metric, metric)} per epoch",
@@ -269,7 +270,7 @@ def activation_bars(values: np.ndarray) -> go.Figure:
     """A 1-D layer output as one bar per unit, orange above 0 and blue below.
 
     Built from plain dicts with a numeric colour scale: Plotly validates a list of 128 colour
-    strings and `update_layout` slowly (17 ms for this figure; 3 ms like this)."""
+    strings and `update_layout` slowly (several times this way's time)."""
     v = np.asarray(values, np.float32).ravel()
     bars = dict(type="bar", x=np.arange(len(v)), y=v, hovertemplate="unit %{x}: %{y:.3f}"
                 "<extra></extra>", marker=dict(color=(v >= 0).astype(np.int8), cmin=0, cmax=1,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnist_core.views.charts import enlarge
-from mnist_core.data.mnist import float_images
+from mnist_core.data.dataset import float_images
 from mnist_core.model.evaluation import Evaluation
 
 GALLERY_LIMIT = 48   # a page of mistakes: more is slow to send and nobody looks at them all

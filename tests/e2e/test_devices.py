@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import (ARTIFACTS, CANVAS, clear_canvas, draw, new_device_page,
+from tests.e2e.browser import (ARTIFACTS, CANVAS, clear_canvas, draw, new_device_page,
                                 save_docs_screenshot, settle, wait_for_steady)
 
 SEVEN = [[(0.25, 0.18), (0.75, 0.18), (0.43, 0.86)], [(0.39, 0.54), (0.68, 0.54)]]

@@ -2,7 +2,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import (CANVAS, clear_canvas, draw, open_app, save_docs_screenshot,
+from tests.e2e.browser import (CANVAS, clear_canvas, draw, open_app, save_docs_screenshot,
                                 settle, wait_for_steady)
 
 # Stroke paths as drawn on the old 280x280 canvas, (x, y) in its pixels; several strokes per

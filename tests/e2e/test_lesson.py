@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import (ARTIFACTS, CANVAS, ConsoleLog, as_device, draw, running_app,
+from tests.e2e.browser import (ARTIFACTS, CANVAS, ConsoleLog, as_device, draw, running_app,
                                  settle)
 
 TEACHER_KEY = "lesson-key-4711"

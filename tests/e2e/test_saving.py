@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import (ARTIFACTS, CANVAS, clear_canvas, draw, new_device_page, settle,
+from tests.e2e.browser import (ARTIFACTS, CANVAS, clear_canvas, draw, new_device_page, settle,
                                 tap, wait_for_steady)
 
 # A 7 as a hand draws it: the bar and the stem in one stroke, then the crossbar.
@@ -251,8 +251,8 @@ def test_undo_this_save_removes_the_drawing_just_saved(page, server, server_home
 def test_the_save_budget_is_per_device_not_per_tab(browser, server, server_home):
     """Two tabs of one device (separate sessions, as a reload or a second tab makes) share one
     save a second; a second device at the same moment has its own. The device is the address
-    the harness plays in X-Forwarded-For, believed from loopback (tests/e2e/conftest.py)."""
-    from tests.e2e.conftest import as_device
+    the harness plays in X-Forwarded-For, believed from loopback (tests/e2e/browser.py)."""
+    from tests.e2e.browser import as_device
 
     def tab(address: str):
         context = browser.new_context(**as_device({"viewport": {"width": 1366, "height": 768}},

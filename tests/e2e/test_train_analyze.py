@@ -4,7 +4,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import open_app, save_docs_screenshot, separate_chromium, settle
+from tests.e2e.browser import open_app, save_docs_screenshot, separate_chromium, settle
 
 BATCH_CHART_END = """() => {
   const plot = document.querySelector('.js-plotly-plot');

@@ -1,7 +1,7 @@
 """Kaggle CSV uploads through the browser: a submission file, and a malformed train.csv."""
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import open_app, settle
+from tests.e2e.browser import open_app, settle
 
 PIXELS = ",".join(f"pixel{i}" for i in range(784))
 

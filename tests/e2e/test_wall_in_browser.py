@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import running_app, settle
+from tests.e2e.browser import running_app, settle
 
 TILES = '[data-testid="stImage"]'
 

@@ -13,18 +13,16 @@ reached the browser) is ignored here.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
-import logging
-
-import numpy as np
-
 from mnist_core.drawing.strokes import MAX_POINTS, decode_strokes
+from ui.session import CANVAS_RESETS as _RESETS   # per canvas key: values refused so far
 
 _LOG = logging.getLogger(__name__)
-_RESETS = "draw_canvas_resets"   # per canvas key: how often a broken value made it start over
 
 _HERE = Path(__file__).resolve().parent
 _component = st.components.v2.component(

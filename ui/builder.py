@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-import app_state
+from ui import models, resources, session, teacher
+from ui.text import plain
 from mnist_core.views import builder
 from mnist_core.training.config import RANGES, range_hint
 from mnist_core.model.spec import CAPS, LAYER_TYPES
 
-EDITOR = "builder_editor"
-START = "builder_start"
+EDITOR, START = session.BUILDER_EDITOR, session.BUILDER_START
 
 
 def editor() -> builder.Editor:
@@ -27,7 +27,7 @@ def editor() -> builder.Editor:
 
 def start_picker(ed: builder.Editor) -> None:
     """"Start from": a preset, the bundled model or a past run; choosing one loads it."""
-    starts, problems = builder.starts(app_state.past_runs(), app_state.bundled_card())
+    starts, problems = builder.starts(models.past_runs(), resources.bundled_card())
     by_key = {s.key: s for s in starts}
     by_key.setdefault(ed.start.key, ed.start)   # a run since removed stays while it is loaded
 
@@ -38,7 +38,7 @@ def start_picker(ed: builder.Editor) -> None:
     st.selectbox("Start from", keys, index=keys.index(ed.start.key), key=START, on_change=load,
                  format_func=lambda k: by_key[k].label,
                  help="Loads its layers and settings into the editor below; then change them.")
-    st.caption(app_state.plain(ed.start.about))   # a past run's id comes from its record
+    st.caption(plain(ed.start.about))   # a past run's id comes from its record
     if ed.changed:
         st.button("Undo my changes", icon=":material/undo:", type="tertiary",
                   help=f"Back to the layers and settings of {ed.start.label}",
@@ -46,7 +46,7 @@ def start_picker(ed: builder.Editor) -> None:
     if problems:
         with st.expander(f"{len(problems)} past run(s) cannot be a starting point"):
             for problem in problems:   # about hand-edited records: shown as typed
-                st.caption(app_state.plain(problem))
+                st.caption(plain(problem))
 
 
 def _move(ed: builder.Editor, layer_id: int, delta: int) -> None:
@@ -207,20 +207,21 @@ def settings(ed: builder.Editor) -> None:
 def data_and_start(ed: builder.Editor, start) -> None:
     """The augmentation preview, the data source and the Start button, which refuses (naming
     every layer or field that is not allowed) or calls `start(config, data)`."""
-    from mnist_core.data.mnist import DataError, load_kaggle_train
+    from mnist_core.data.dataset import DataError
+    from mnist_core.data.kaggle import load_kaggle_train
 
     if ed.settings["augment"] and st.toggle("Preview augmented samples"):
         try:
-            st.image(app_state.augmentation_preview(ed.start.config.augmentation),
+            st.image(resources.augmentation_preview(ed.start.config.augmentation),
                      caption="Top: originals; below: augmented")
         except DataError as e:
             st.error(str(e))
     source = st.radio("Data", ["Official MNIST", "Upload Kaggle train.csv"], horizontal=True)
     upload = None
-    if source != "Official MNIST" and app_state.teacher_only("Uploading a CSV"):
+    if source != "Official MNIST" and teacher.teacher_only("Uploading a CSV"):
         upload = st.file_uploader("Kaggle train.csv", type="csv")
-    if not app_state.teacher_only("Starting a run") or not st.button(
-            "Start training", type="primary", icon=":material/play_arrow:", key="start_pressed"):
+    if not teacher.teacher_only("Starting a run") or not st.button(
+            "Start training", type="primary", icon=":material/play_arrow:", key=session.START_PRESSED):
         return
     try:
         if problems := ed.problems():
@@ -228,7 +229,7 @@ def data_and_start(ed: builder.Editor, start) -> None:
                              "\n".join(["", *(f"- {p}" for p in problems)]))
         config = ed.config()
         if source == "Official MNIST":
-            data = app_state.mnist()
+            data = resources.mnist()
         elif upload is None:
             raise ValueError("choose a Kaggle train.csv file first")
         else:
@@ -236,7 +237,7 @@ def data_and_start(ed: builder.Editor, start) -> None:
                 data = load_kaggle_train(upload)
         config.check_data(len(data.x_train))
     except DataError as e:   # its text comes from the uploaded file: shown as typed
-        st.error(f"Not started: {app_state.plain(e)}", icon=":material/error:")
+        st.error(f"Not started: {plain(e)}", icon=":material/error:")
     except ValueError as e:   # the editor's own problems (a Markdown list when several)
         st.error(f"Not started: {e}", icon=":material/error:")
     else:
@@ -253,12 +254,12 @@ def estimate(slot, ed: builder.Editor, draft: builder.Draft) -> None:
     except ValueError:
         slot.caption("Time per epoch: once the settings below are allowed.")
         return
-    if not app_state.is_teacher():   # thirty students timing stacks would slow the shared server
+    if not teacher.is_teacher():   # thirty students timing stacks would slow the shared server
         slot.caption("Time per epoch: measured on the teacher's screen (timing takes the "
                      "server's CPU, which the whole class shares).")
         return
     with slot, st.spinner("Timing a few training steps on this machine..."):
-        seconds = app_state.seconds_per_epoch(config, builder.MNIST_TRAINING_IMAGES)
+        seconds = seconds_per_epoch(config, builder.MNIST_TRAINING_IMAGES)
     if seconds is None:
         slot.caption("Time per epoch: estimated after the current run (timing now would slow "
                      "it down and be wrong).")
@@ -266,3 +267,19 @@ def estimate(slot, ed: builder.Editor, draft: builder.Draft) -> None:
         slot.caption(f":material/timer: {builder.run_estimate(seconds, config.epochs)} on this "
                      "machine, timed on a few batches (training steps only: the first epoch also "
                      "prepares the network, a second or two, and validation adds a little).")
+
+
+def seconds_per_epoch(config, n_images: int) -> float | None:
+    """Measured seconds per epoch of `config` on this machine, timed once per (architecture,
+    batch size, precision, augmentation) for the whole process; None while a job trains:
+    timing would slow the run down and be slowed by it."""
+    import json
+    from dataclasses import asdict
+
+    job = resources.job_registry().current
+    if job is not None and job.active:
+        return None
+    layers = json.dumps(config.spec.to_dict()["layers"], sort_keys=True)  # not the name
+    augmentation = json.dumps(asdict(config.augmentation)) if config.augment else ""
+    timing = resources.step_timing(layers, config.batch_size, config.precision, augmentation)
+    return timing.per_epoch(config.training_images(n_images))
