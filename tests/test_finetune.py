@@ -275,6 +275,7 @@ def test_cli_finetune_json_then_the_run_is_listed(small_data, tmp_path, capsys, 
 TEACH = "Teach the model our handwriting"
 
 
+@pytest.mark.slow
 def test_a_student_sees_no_teach_button_and_the_teacher_starts_the_job(monkeypatch,
                                                                        synthetic_app_data):
     monkeypatch.setenv("MNIST_LAB_TEACHER_KEY", TEACHER_KEY)

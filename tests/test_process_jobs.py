@@ -131,6 +131,7 @@ def _report_niceness(queue) -> None:
     done.set()
 
 
+@pytest.mark.slow
 def test_lowering_the_priority_reaches_threads_that_already_run():
     import multiprocessing
 
@@ -200,6 +201,7 @@ sys.exit("no fork server with TensorFlow loaded")
     assert server == min(own + 6, 19)
 
 
+@pytest.mark.slow
 def test_a_failure_in_the_child_is_reported_with_its_message(small_mnist):
     bad = Dataset(small_mnist.x_train[:500], np.full(500, 12, np.int64), None, None,
                   "labels out of range")

@@ -172,6 +172,7 @@ def test_a_student_can_build_but_only_the_teacher_times_and_starts(monkeypatch):
     assert any("timed on a few batches" in c.value for c in teacher.caption)
 
 
+@pytest.mark.slow
 def test_the_server_refuses_a_stop_from_a_locked_session(monkeypatch):
     """Even if a student's browser sent the click (a stale button, a crafted message), the
     callback checks the session on the server."""

@@ -253,6 +253,7 @@ def test_an_unchanged_start_keeps_its_preset_name():
     assert job.join(timeout=60)
 
 
+@pytest.mark.slow
 def test_no_timing_while_a_job_trains(monkeypatch):
     from mnist_core.training.presets import preset_config
 
@@ -335,6 +336,7 @@ def test_train_runs_a_tiny_job_and_shows_the_finished_run():
     assert by_label(at.selectbox, "Start from").options[-1].startswith("run fast · ")
 
 
+@pytest.mark.slow
 def test_two_sessions_share_one_job_and_a_second_start_is_refused():
     from mnist_core.jobs.registry import JobBusy
     from mnist_core.training.presets import preset_config
@@ -457,6 +459,7 @@ def test_a_run_interrupted_by_the_servers_death_says_so_and_offers_its_best_epoc
     assert [b for b in at.button if b.label == "Start it again with the same settings"]
 
 
+@pytest.mark.slow
 def test_start_then_stop_at_once_says_no_model_was_kept():
     at = open_page(TRAIN)
     by_label(at.selectbox, "Start from").set_value("preset:fast")

@@ -162,6 +162,7 @@ def test_a_hand_edited_config_is_refused_with_the_reason(edit, message):
         TrainConfig.from_dict(data)
 
 
+@pytest.mark.slow
 def test_registry_runs_one_job_at_a_time(small_mnist):
     registry = JobRegistry()
     first = registry.start(preset_config("fast", epochs=30, batch_size=32), small_mnist, None)
