@@ -3,12 +3,12 @@
 The drawing comes from the Draw page (it leaves its prepared 28x28 image in the session,
 ui.session.prepared_drawing); mnist_core.drawing.inside computes every layer's output in one
 forward pass and mnist_core.views.charts turns each into one picture or bar chart, so this
-page only lays them out, in model order.
+page only lays them out, in model order. ui.neuron opens one neuron: the sums behind a cell.
 """
 import streamlit as st
 
 from mnist_core.views import charts
-from ui import models, resources, session
+from ui import models, neuron, resources, session
 from ui.navigation import DRAW, setup_page
 from ui.text import plain
 
@@ -26,7 +26,8 @@ if prepared is None:
     st.page_link(DRAW, label="Draw a digit", icon=":material/draw:")
     st.stop()
 model = models.active_model()
-view = resources.predictor(model.ref).inside(prepared)
+predictor = resources.predictor(model.ref)
+view = predictor.inside(prepared)
 st.html(STYLE)
 st.caption(f"{plain(model.label)}, layer by layer, for your last drawing. Black is "
            "0; in each layer white, orange and blue are its largest values (orange positive, "
@@ -41,6 +42,7 @@ with st.container(key="inside"):
         kernels = charts.kernels_picture(view.kernels.weights)
         st.image(kernels.url, width=kernels.width, caption=view.kernels.caption,
                  alt=view.kernels.caption)
+    neuron.show(view, predictor.model)
     st.subheader("Layer by layer")
     for layer in view.layers:
         st.markdown(f"**{layer.title}**")

@@ -6,7 +6,7 @@ AppTest has no browser, so the canvas sends nothing: a test stands in for the ca
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui import resources, session
+from ui import prediction, resources, session
 import ui.canvas as draw_canvas
 from mnist_core.drawing.strokes import GRID, encode_strokes, stroke_width_fraction
 from mnist_core.drawing.synthetic import drawn_digits
@@ -172,3 +172,73 @@ def test_the_page_says_a_hostile_drawing_could_not_be_read(monkeypatch):
     at.run()
     assert not at.exception
     assert any("could not be read" in e.value for e in at.error)
+
+
+# --- Where it looked -----------------------------------------------------------------------
+
+def drawn_on_page(fake_canvas, seed: int = 11):
+    images, labels = drawn_digits(1, seed=seed)
+    at = draw_page()
+    fake_canvas.show(images[0])
+    at.run()
+    assert not at.exception, at.exception
+    return at, int(labels[0])
+
+
+def test_where_it_looked_shows_covering_first_with_a_legend(fake_canvas):
+    from mnist_core.drawing.attribution import OCCLUSION
+
+    at, label = drawn_on_page(fake_canvas)
+    assert at.metric[0].value == str(label)
+    assert at.segmented_control(key=session.LOOKED_METHOD).value == OCCLUSION
+    assert at.pills(key=session.LOOKED_DIGIT).value is None
+    (wanted, shown) = at.session_state[session.LOOKED_SHOWN]
+    assert wanted[2:] == (OCCLUSION, label) and shown.signed and shown.digit == label
+    assert any(f"makes it less sure it is {prediction.a_digit(label)}" in c.value
+               for c in at.caption)
+    assert len(at.image) >= 2
+
+
+@pytest.mark.parametrize("method, words", [("smoothgrad", "noisy copies"),
+                                           ("gradient", "speckled")])
+def test_each_way_of_showing_it_has_its_own_map_and_legend(fake_canvas, method, words):
+    at, label = drawn_on_page(fake_canvas)
+    at.segmented_control(key=session.LOOKED_METHOD).set_value(method).run()
+    assert not at.exception, at.exception
+    (wanted, shown) = at.session_state[session.LOOKED_SHOWN]
+    assert wanted[2:] == (method, label) and shown.method == method and not shown.signed
+    assert any(words in c.value for c in at.caption)
+
+
+def test_another_digit_can_be_explained_until_the_next_drawing(fake_canvas):
+    at, label = drawn_on_page(fake_canvas)
+    other = (label + 3) % 10
+    at.pills(key=session.LOOKED_DIGIT).set_value(other).run()
+    assert not at.exception, at.exception
+    assert at.session_state[session.LOOKED_SHOWN][1].digit == other
+    assert any(f"makes {prediction.a_digit(other)} more likely" in c.value
+               for c in at.caption)
+    assert at.metric[0].value == str(label)        # the answer itself is unchanged
+    at.button[0].click().run()    # Clear: a new canvas generation
+    fake_canvas.show(drawn_digits(2, seed=12)[0][1])
+    at.run()
+    assert at.pills(key=session.LOOKED_DIGIT).value is None
+    assert at.session_state[session.LOOKED_SHOWN][1].digit == int(at.metric[0].value)
+
+
+def test_the_map_is_computed_once_per_drawing_not_on_every_rerun(fake_canvas, monkeypatch):
+    from mnist_core.drawing.inference import Predictor
+
+    calls = []
+    explain = Predictor.explain
+    monkeypatch.setattr(Predictor, "explain",
+                        lambda self, *a, **kw: calls.append(a) or explain(self, *a, **kw))
+
+    def page_calls():   # not the warm-up's (it asks for the default, with no arguments)
+        return [c for c in calls if len(c) == 3]
+
+    at, _ = drawn_on_page(fake_canvas)
+    assert len(page_calls()) == 1
+    at.run()   # a whole-page rerun with the same drawing
+    at.run()
+    assert len(page_calls()) == 1

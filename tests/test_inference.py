@@ -22,13 +22,12 @@ def test_bundled_model_reads_synthetic_drawings_far_better_than_naive_resize(bun
     assert min(result["per_digit"].values()) >= 0.9
 
 
-def test_classify_gives_digit_probabilities_and_saliency(bundled_model):
+def test_classify_gives_digit_probabilities(bundled_model):
     images, labels = drawn_digits(5, seed=11)
     predictor = Predictor(bundled_model)
     for image, label in zip(images, labels):
         p = predictor.classify(image)
         assert p.digit == label and abs(p.probabilities.sum() - 1) < 1e-4
-        assert p.saliency.shape == (28, 28) and p.saliency.max() == 1.0
     maps = predictor.feature_maps(p.prepared)
     assert maps.ndim == 3 and maps.shape[:2] == (28, 28)
 
@@ -92,8 +91,6 @@ def test_chart_builders():
     fig = charts.confusion_heatmap(cm, normalise=True)
     assert fig.data[0].text[4][9] == "6.5%" and fig.data[1].customdata[49] == "6.5%"
     assert charts.enlarge(np.ones((28, 28)), 4).shape == (112, 112)
-    overlay = charts.saliency_overlay(np.zeros((28, 28)), np.ones((28, 28)), 2)
-    assert overlay.shape == (56, 56, 3) and overlay[..., 0].max() == 255
     assert charts.feature_grid(np.random.rand(28, 28, 8), columns=4).shape == (2 * 30 * 3, 4 * 30 * 3)
     curves = charts.epoch_curves({"a": [{"epoch": 1, "loss": 1.0, "val_loss": 1.2}]}, "loss")
     assert len(curves.data) == 2

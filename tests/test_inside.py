@@ -6,6 +6,7 @@ dense-only model); the page under AppTest, without a browser.
 """
 import base64
 import io
+import re
 import threading
 
 import numpy as np
@@ -250,7 +251,8 @@ def inside_page(drawing=None, monkeypatch=None, model=None) -> AppTest:
     if drawing is not None:
         at.session_state[session.PREPARED_DRAWING] = drawing
     if model is not None:
-        monkeypatch.setattr(resources, "predictor", lambda ref: Predictor(model))
+        shared = Predictor(model)     # one per model, as the app's cache keeps it
+        monkeypatch.setattr(resources, "predictor", lambda ref: shared)
     at.switch_page("pages/5_Inside.py").run()
     assert not at.exception, at.exception
     return at
@@ -276,11 +278,12 @@ def test_a_drawing_made_on_the_draw_page_is_shown_layer_by_layer(fresh_resources
     at.switch_page("pages/5_Inside.py").run()
     assert not at.exception, at.exception
     layers = InsideNetwork(bundled_model).layer_count
-    titles = [m.value for m in at.markdown if m.value.startswith("**")]
+    titles = [m.value for m in at.markdown if re.match(r"\*\*\d+\. ", m.value)]
     assert len(titles) == layers and titles[0].startswith("**0. input")
     assert titles[1] == "**1. conv 1 (Conv2D)**" and titles[-1].startswith(f"**{layers - 1}. dense")
     assert not [t for t in titles if "_" in t]       # no Keras names such as "conv2d_7"
-    assert len(at.get("image")) == 1 + 22            # the kernels, the input and 21 map layers
+    # the kernels, the open neuron's receptive field, the input and 21 map layers
+    assert len(at.get("image")) == 1 + 1 + 22
     assert len(at.get("plotly_chart")) == 2         # the pooled vector, the probabilities
     assert not at.info
 
@@ -307,3 +310,98 @@ def test_a_dense_only_model_says_it_has_no_kernels(fresh_resources, monkeypatch,
     assert len(at.get("image")) == 1 and len(at.get("plotly_chart")) == 3   # input; 3 vectors
     captions = [c.value for c in at.caption]
     assert any("784 · the same numbers as above" in c for c in captions)
+
+
+# --- open a neuron (ui.neuron) ---------------------------------------------------------------
+
+def neuron_lines(at) -> str:
+    """The open neuron's sum, as the page lists it."""
+    return next(m.value for m in at.markdown if "Sum of all" in m.value)
+
+
+def test_a_neuron_is_open_at_the_strongest_cell_of_the_first_map(fresh_resources, drawing,
+                                                                 bundled_model, monkeypatch):
+    at = inside_page(drawing, monkeypatch, bundled_model)
+    layer = at.selectbox(key=session.NEURON_LAYER)
+    assert layer.options[0] == "conv 1 (28×28×32)" and layer.options[-1] == "dense 1 (10)"
+    assert len(layer.options) == 8                        # 7 convolutions and the dense layer
+    network = InsideNetwork(bundled_model)
+    conv1 = network.view(drawing).layers[1].values[:, :, 0]
+    row, col = np.unravel_index(int(conv1.argmax()), conv1.shape)
+    assert (at.number_input(key=session.NEURON_ROW).value,
+            at.number_input(key=session.NEURON_COL).value) == (row, col)
+    lines = neuron_lines(at)
+    assert "This layer has no bias" in lines and "Then **batch norm 1**" in lines
+    assert "Then **relu 1**" in lines and "the same as the sum above ✓" in lines
+    grids = [h.proto.body for h in at.get("html") if "<td" in h.proto.body]
+    assert len(grids) == 1 and grids[0].count("<td") == 3 * 9   # weights, input, products
+    field = f"rows {row - 1}–{row + 1}, columns {col - 1}–{col + 1} (3×3 of 28×28 pixels)"
+    assert any(field in c for image in at.get("image") for c in image.captions)
+
+
+def test_picking_a_cell_by_numbers_opens_it_and_outlines_its_field(fresh_resources, drawing,
+                                                                   bundled_model, monkeypatch):
+    at = inside_page(drawing, monkeypatch, bundled_model)
+    at.selectbox(key=session.NEURON_LAYER).select_index(2).run()           # conv 3: 5x5 stride 2
+    at.selectbox(key=session.NEURON_CHANNEL).select(5).run()
+    at.number_input(key=session.NEURON_ROW).set_value(6).run()
+    at.number_input(key=session.NEURON_COL).set_value(7).run()
+    assert not at.exception, at.exception
+    assert any(m.value.startswith("**Row 6, column 7 of map 5**: a 5×5 kernel slides over the "
+                                  "32 maps") for m in at.markdown)
+    assert any("here are the 4 that add the most" in c.value for c in at.caption)
+    lines = neuron_lines(at)
+    assert "The other 28 maps add" in lines and "✓" in lines
+    captions = [c for image in at.get("image") for c in image.captions]
+    assert any("rows 9–17, columns 11–19 (9×9 of 28×28 pixels)" in c for c in captions)
+    # Another layer with fewer rows keeps the pick inside its map.
+    at.selectbox(key=session.NEURON_LAYER).select_index(6).run()           # conv 7: 7x7
+    assert not at.exception, at.exception
+    assert at.number_input(key=session.NEURON_ROW).value < 7
+
+
+def test_a_dense_unit_lists_its_largest_inputs(fresh_resources, drawing, bundled_model,
+                                               monkeypatch):
+    at = inside_page(drawing, monkeypatch, bundled_model)
+    at.selectbox(key=session.NEURON_LAYER).select_index(7).run()
+    at.number_input(key=session.NEURON_UNIT).set_value(3).run()
+    assert not at.exception, at.exception
+    table = at.table[0].value
+    assert list(table.columns) == ["input", "value", "weight", "weight × input"]
+    assert len(table) == 10 and table["input"][0].endswith("of global pool 1")
+    lines = neuron_lines(at)
+    assert "The other 118 inputs add" in lines and "its softmax" in lines and "✓" in lines
+    assert any(m.value.startswith("**Unit 3 of dense 1**") for m in at.markdown)
+
+
+def test_without_convolutions_only_dense_units_open(fresh_resources, monkeypatch, drawing):
+    at = inside_page(drawing, monkeypatch, dense_only())
+    assert at.selectbox(key=session.NEURON_LAYER).options == ["dense 1 (32)", "dense 2 (10)"]
+    assert not [s for s in at.selectbox if s.key == session.NEURON_CHANNEL]
+    assert "Sum of all 784 products" in neuron_lines(at)
+    assert at.table[0].value["input"][0].endswith("of the input")
+
+
+def test_a_tap_opens_its_cell_and_a_value_no_map_has_is_ignored(fresh_resources, drawing,
+                                                                bundled_model, monkeypatch):
+    """The component's value (ui/neuron_cells.js) as the browser sends it, once, after a tap."""
+    from ui import neuron
+
+    sent = []
+
+    def component(**kwargs):          # stands in for the browser: its value this run
+        return {"cell": sent.pop()} if sent else {}
+
+    monkeypatch.setattr(neuron, "_cells", component)
+    at = inside_page(drawing, monkeypatch, bundled_model)
+    sent.append({"row": 3, "col": 25})
+    at.run()
+    assert any(m.value.startswith("**Row 3, column 25 of map 0**") for m in at.markdown)
+    assert at.number_input(key=session.NEURON_ROW).value == 3
+    for hostile in ({"row": 28, "col": 0}, {"row": -1, "col": 2}, {"row": "3", "col": 1},
+                    {"row": 2.0, "col": 1}, "3,1", {"row": True, "col": 1}):
+        sent.append(hostile)
+        at.run()
+        assert not at.exception, (hostile, at.exception)
+        assert (at.number_input(key=session.NEURON_ROW).value,
+                at.number_input(key=session.NEURON_COL).value) == (3, 25), hostile

@@ -198,7 +198,7 @@ def test_a_big_seven_touching_left_top_right_and_bottom_is_read_as_seven(strokes
     canvas = _canvas(strokes)
     ys, xs = np.nonzero(canvas[..., 0] > 64)
     assert (ys.min(), xs.min(), xs.max(), ys.max()) == (0, 0, 279, 279)  # all four edges
-    prediction = predictor.classify(canvas, with_saliency=False)
+    prediction = predictor.classify(canvas)
     assert not prediction.prepared.empty, prediction.prepared.reason
     assert prediction.digit == 7
 

@@ -13,7 +13,8 @@ import pytest
 
 from ui import resources
 from mnist_core.training.presets import preset_config
-from mnist_core.data.dataset import Dataset
+from mnist_core.data.dataset import Dataset, split_validation
+from mnist_core.training.callbacks import watched_digit
 from mnist_core.jobs.child_training import ProcessTrainingJob
 from mnist_core.jobs.registry import JobRegistry
 from mnist_core.lab.store import RunStore
@@ -60,6 +61,14 @@ def test_progress_arrives_and_stop_keeps_the_best_model_and_ends_the_child(small
     assert record.status == "running" and len(record.history) >= 1
     assert record.data_source == "Kaggle CSV train.csv"
     assert _recorded_pid(snap.run_id) == job.pid != os.getpid()
+    # Watch it learn crosses the pipe: epoch 0 (random) with the watched digit, which for a
+    # run without a test set is its first validation image.
+    start = snap.learning[0]
+    assert start["epoch"] == 0 and start["kernels"].shape == (5, 5, 1, 16)
+    x_val, y_val = split_validation(kaggle.x_train, kaggle.y_train, 0.1, 0)[2:]
+    assert start["label"] == watched_digit(None, None, x_val, y_val)[1]
+    assert start["image"].shape == (28, 28) and start["image"].dtype == np.uint8
+    assert abs(float(start["probabilities"].sum()) - 1) < 1e-4
 
     job.stop()
     assert job.snapshot().status == "stopping"
@@ -70,6 +79,7 @@ def test_progress_arrives_and_stop_keeps_the_best_model_and_ends_the_child(small
     record = RunStore().get_run(snap.run_id)
     assert job.record == record and record.status == "stopped" and record.has_model
     assert len(record.history) == snap.epoch
+    assert [r["epoch"] for r in snap.learning] == list(range(snap.epoch + 1))
     best = max(h["val_accuracy"] for h in record.history)
     assert best > 0.8
     model = job.result.model                          # the best weights, as saved
@@ -238,7 +248,8 @@ def test_a_child_whose_server_dies_records_an_interrupted_run_with_its_best_epoc
     parent = subprocess.Popen([sys.executable, "-c", """
 import time
 from mnist_core.training.presets import preset_config
-from mnist_core.data.dataset import Dataset
+from mnist_core.data.dataset import Dataset, split_validation
+from mnist_core.training.callbacks import watched_digit
 from mnist_core.data.mnist import load_mnist
 from mnist_core.jobs.child_training import ProcessTrainingJob
 from mnist_core.lab.store import RunStore

@@ -310,6 +310,18 @@ def test_mnist_is_read_when_someone_who_may_start_opens_the_page(monkeypatch, te
 
 # --- runs: started, shared, stopped, failed ----------------------------------------------------
 
+def _watch_it_learn_shown(at, epochs: list[int], more: bool = False) -> bool:
+    """The page shows "Watch it learn": its heading, the probabilities chart, and one kernel
+    picture per epoch in `epochs`, captioned (and, with `more`, any later ones: a live run
+    may have ended another epoch by the time the page runs)."""
+    if not any(m.value == "#### Watch it learn" for m in at.markdown):
+        return False
+    charts = [c for c in at.get("plotly_chart") if "learning_chart" in c.proto.id]
+    captions = [c for image in at.get("image") for c in image.captions if c.startswith("epoch")]
+    shown = captions[:len(epochs)] if more else captions
+    return len(charts) == 1 and shown == [f"epoch {e}" for e in epochs]
+
+
 def test_train_runs_a_tiny_job_and_shows_the_finished_run():
     at = open_page(TRAIN)
     by_label(at.selectbox, "Start from").set_value("preset:fast")
@@ -322,6 +334,9 @@ def test_train_runs_a_tiny_job_and_shows_the_finished_run():
     assert job.join(timeout=120) and job.snapshot().status == "done"
     at.run()
     assert any("test accuracy" in s.value for s in at.success)
+    # Watch it learn: the finished run's strip stays, epoch 0 (random) and epoch 1.
+    assert [r["epoch"] for r in job.snapshot().learning] == [0, 1]
+    assert _watch_it_learn_shown(at, epochs=[0, 1])
     run = resources.store().list_runs()[0]
     assert run.status == "done" and run.has_model and run.preset == "fast"
     by_label(at.button, "Use it in this browser").click().run()
@@ -352,6 +367,7 @@ def test_two_sessions_share_one_job_and_a_second_start_is_refused():
     second = open_page(TRAIN)   # another browser: sees the same live run...
     assert any(sub.value.startswith(job.config.preset) for sub in second.subheader)
     assert second.get("progress") and second.get("plotly_chart")  # progress and live chart
+    assert _watch_it_learn_shown(second, epochs=[0], more=True)   # from the random start on
     assert not [b for b in second.button if b.label == "Start training"]  # ...and no Start
     with pytest.raises(JobBusy, match="already running"):
         resources.job_registry().start(preset_config("fast"), resources.mnist(), None)

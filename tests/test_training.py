@@ -51,6 +51,8 @@ def test_stop_ends_at_a_batch_boundary_and_keeps_the_model(small_mnist):
     assert job.join(timeout=120)
     snap = job.snapshot()
     assert snap.status == "stopped" and 1 <= snap.epoch < 50
+    # Watch it learn: epoch 0 and each complete epoch, not the one cut short.
+    assert [r["epoch"] for r in snap.learning] == list(range(snap.epoch + 1))
     record = RunStore().get_run(snap.run_id)
     assert record.status == "stopped" and record.has_model and record.test_accuracy > 0.5
     assert len(record.history) >= 1
@@ -68,6 +70,7 @@ def test_a_run_stopped_before_its_first_epoch_ends_keeps_its_record_but_no_model
     assert job.join(timeout=120)
     record = RunStore().get_run(job.snapshot().run_id)
     assert record.status == "stopped" and record.history == []
+    assert [r["epoch"] for r in job.snapshot().learning] == [0]   # only the random start
     assert not record.has_model and not record.offers_model and record.test_accuracy is None
     assert job.result.model is None
 
@@ -183,6 +186,8 @@ def test_snapshot_is_a_copy_safe_to_read_while_training():
     assert snap.batch_loss == [] and progress.snapshot().batch_loss == [1.0]
     assert snap.batch_steps == [] and progress.snapshot().batch_steps == [1]
     assert progress.snapshot().fraction_done == pytest.approx(0.1)
+    progress.end_learning({"epoch": 0, "kernels": None, "probabilities": None})
+    assert snap.learning == [] and len(progress.snapshot().learning) == 1
 
 
 def test_a_kaggle_dataset_without_test_set_trains_and_reports_validation(small_mnist):

@@ -1,7 +1,7 @@
-"""The Train page's live view of the server's one job: progress, live charts, the result, and
-the teacher's Stop. Every watching browser draws it from the same shared snapshot and figures
-(ui.resources), refreshing every 2 s, less often for a big class: each redraw costs the
-server's cores, which the training needs (mnist_core.classroom.watchers)."""
+"""The Train page's live view of the server's one job: progress, live charts, "Watch it learn",
+the result, and the teacher's Stop. Every watching browser draws it from the same shared
+snapshot and figures (ui.resources), refreshing every 2 s, less often for a big class: each
+redraw costs the server's cores, which the training needs (mnist_core.classroom.watchers)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -71,12 +71,46 @@ def show(job, refresh: float) -> None:
         right.plotly_chart(per_epoch, key="epoch_chart", config=live)
     else:
         right.caption("Train and validation accuracy per epoch appear after the first epoch.")
+    watch_it_learn(job, snap, live)
     if snap.status == "failed":
         st.error(f"Training failed: {plain(snap.error)}")
     elif snap.status in ("done", "stopped"):
         _result(job, snap, last)
     if snap.active and teacher.teacher_only("Stopping the run"):
         _stop_buttons(job)
+
+
+# Kernel pictures arrive at one value per pixel: the browser enlarges them pixel-sharp, and
+# shrinks them to the column on a phone.
+LEARNING_STYLE = """<style>.st-key-watch_it_learn img {image-rendering: pixelated; height: auto;
+margin-right: 10px; border-radius: 0}
+.st-key-watch_it_learn [data-testid="stImageContainer"] {max-width: 100%}</style>"""
+
+
+def watch_it_learn(job, snap, chart_config: dict) -> None:
+    """"Watch it learn": the watched test digit, its ten probabilities after every epoch, and
+    the first layer's kernels after each shown epoch (mnist_core.views.learning), built once
+    for all watchers. Every browser draws the same records, so one that joins late, or
+    reloads, sees every epoch so far."""
+    if not snap.learning:
+        return
+    views = resources.learning_views().get(job, snap.learning, snap.epochs)
+    with st.container(key="watch_it_learn"):
+        st.markdown(LEARNING_STYLE, unsafe_allow_html=True)
+        st.markdown("#### Watch it learn")
+        digit, chart = st.columns([1, 3], vertical_alignment="center")
+        if views.digit is not None:
+            digit.image(views.digit.url, width=views.digit.width,
+                        caption=f"The test digit we watch: a {views.label}")
+        chart.plotly_chart(views.probabilities, key="learning_chart", config=chart_config)
+        st.caption("How sure the network is of each digit after each epoch: the darker the "
+                   "square, the surer. Epoch 0 is before any training, when it guesses.")
+        if views.kernels:
+            st.image([p.url for _, p in views.kernels], width=views.kernels[0][1].width,
+                     caption=[f"epoch {epoch}" for epoch, _ in views.kernels])
+            st.caption("The first layer's filters, the small patterns it looks for, after each "
+                       "epoch: orange counts ink, blue counts against it. They start as faint "
+                       "random noise and grow into strokes and edges.")
 
 
 def _result(job, snap, last: dict) -> None:

@@ -33,12 +33,16 @@ PAGES = (
     Page("pages/4_Class.py", "Class", ":material/groups:",
          "See the class's drawings (the class wall)"),
     Page("pages/5_Inside.py", "Inside", ":material/visibility:", "Look inside the network"),
+    Page("pages/6_Map.py", "Map", ":material/scatter_plot:", "Place your digit among 70,000"),
+    Page("pages/7_Fool.py", "Fool it", ":material/theater_comedy:", "Fool the network"),
 )
 HOME = PAGES[0]   # the entry point: the Home page links to every other page
 DRAW = PAGES[3].path
 TRAIN = PAGES[1].path
 INSIDE = PAGES[5].path
 CLASS = PAGES[4].path
+MAP = PAGES[6].path
+FOOL = PAGES[7].path
 
 
 def setup_page() -> None:

@@ -52,6 +52,14 @@ def live_figures():
 
 
 @st.cache_resource(show_spinner=False)
+def learning_views():
+    """The Train page's "Watch it learn" figure and pictures, built once for all watchers."""
+    from mnist_core.views.learning import SharedLearningViews
+
+    return SharedLearningViews()
+
+
+@st.cache_resource(show_spinner=False)
 def train_page_watchers():
     """The browsers that have the Train page open (mnist_core.classroom.watchers)."""
     from mnist_core.classroom.watchers import PageWatchers
@@ -221,3 +229,32 @@ def step_timing(layers_json: str, batch_size: int, precision: str, augmentation_
     spec = ModelSpec.from_dict({"name": "timing", "layers": json.loads(layers_json)})
     augmentation = Augmentation(**json.loads(augmentation_json)) if augmentation_json else None
     return time_steps(spec, batch_size, precision, augmentation)
+
+
+@st.cache_resource(show_spinner=False)
+def digit_maps():
+    """The Map page's digit maps: one per model, computed once for the whole server in one
+    background thread (never two at a time), kept on disk (mnist_core.drawing.digit_map_service)."""
+    from mnist_core.drawing.digit_map_service import DigitMaps
+
+    return DigitMaps(mnist_loader())
+
+
+def digit_map(ref: str):
+    """The `MapState` of model `ref`'s digit map, starting its computation if needed. Raises
+    KeyError for an unknown model and OSError when its file is gone."""
+    cache = model_cache()
+    return digit_maps().request(ref, _model_file(ref), lambda: cache.get(ref).model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _fooler(ref: str):
+    from mnist_core.drawing.fooling import Fooler
+
+    return Fooler(predictor(ref).model)
+
+
+def fooler(ref: str):
+    """The Fool it page's attack for model `ref` (mnist_core.drawing.fooling): its graph is
+    traced once per model and shared by every session."""
+    return _fooler(ref)

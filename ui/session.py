@@ -39,10 +39,35 @@ STROKE_WIDTH = "stroke_width"             # the pen size slider
 SAVE_AS = "save_as"                       # the row of digits that saves a drawing
 LAST_SAVE = "last_saved_drawing"          # `LastSave`: what this browser saved last
 PREPARED_DRAWING = "inside_drawing"       # the last drawing, as the network saw it
+# --- Draw: where it looked (ui.prediction) ---------------------------------------------------
+LOOKED_METHOD = "looked_method"           # widget: how "Where it looked" is shown
+LOOKED_DIGIT = "looked_digit"             # widget: the digit it explains (None: the one it read)
+LOOKED_GENERATION = "looked_generation"   # the canvas generation LOOKED_DIGIT was picked in
+LOOKED_SHOWN = "looked_shown"             # (what it is for, the map): computed once a drawing
+# --- Inside: open a neuron (pages/5_Inside.py, ui.neuron) ------------------------------------
+NEURON_LAYER = "neuron_layer"             # widget: the layer whose neuron is open (its name)
+NEURON_CHANNEL = "neuron_channel"         # widget: the map (channel) of a conv layer
+NEURON_ROW = "neuron_row"                 # widget: the cell's row (also set by a tap on the map)
+NEURON_COL = "neuron_col"                 # widget: the cell's column (likewise)
+NEURON_UNIT = "neuron_unit"               # widget: the unit of a dense layer (or a tap on it)
+NEURON_MAP = "neuron_map"                 # the map (or units) to tap: its last tap, this run
+# --- Map (pages/6_Map.py, ui.digit_map) ------------------------------------------------------
+MAP_CHART = "digit_map_chart"             # the map's chart (no state: keeps its identity)
+MAP_PROGRESS = "digit_map_progress"       # the progress that polls while a map computes
+# --- Fool it (pages/7_Fool.py, ui.fooling) ---------------------------------------------------
+FOOL_TARGET = "fool_target"               # widget: the digit the smallest change aims at
+FOOL_RESULT = "fool_result"               # (model ref, image digest, target, `Fooling`)
+FOOL_CANVAS = "fool_canvas"               # the challenge's canvas widget
+FOOL_GENERATION = "fool_canvas_generation"   # bumped by its Clear / a new challenge
+FOOL_CHALLENGE_TARGET = "fool_challenge_target"   # widget: the challenge's goal
+FOOL_CHALLENGE = "fool_challenge"         # the started `fooling_challenge.Challenge`, or absent
+FOOL_SAVED = "fool_saved"                 # the id of the fooled drawing saved from it
+FOOL_CELEBRATED = "fool_celebrated"       # the balloons flew for this challenge
 # --- Class (pages/4_Class.py, ui.wall) -------------------------------------------------------
 CLASS_PAGE = "class_page"                 # the wall's page number
 CLASS_DIGIT = "class_digit"               # its digit filter
 CLASS_WRONG_ONLY = "class_wrong_only"     # its "wrong only" filter
+CLASS_FOOLED_ONLY = "class_fooled_only"   # its "fooled only" filter (drawings tagged fooled)
 CLASS_SELECTING = "class_selecting"       # select mode: a tick box under each drawing
 CLASS_SELECTED = "class_selected"         # ids ticked so far
 CLASS_UNDO = "class_undo"                 # the last deletion: (batch id, what it deleted)

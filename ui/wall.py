@@ -176,6 +176,7 @@ def wall(store, model, can_edit: bool) -> None:
             store, resources.class_predictions(), model.ref,
             lambda images: resources.predictor(model.ref).probabilities(images),
             digit=st.session_state.get(DIGIT), wrong_only=st.session_state.get(WRONG, False),
+            fooled_only=st.session_state.get(session.CLASS_FOOLED_ONLY, False),
             page=st.session_state.get(PAGE, 1), per_page=PER_PAGE, budget=_budget(model.ref))
     except (StoreError, KeyError) as e:  # the store failed, or the model's run is gone
         st.error(str(e))
@@ -198,6 +199,8 @@ def wall(store, model, can_edit: bool) -> None:
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.segmented_control("Digit", range(10), key=DIGIT, on_change=_first_page)
         st.toggle("Wrong only", key=WRONG, on_change=_first_page)
+        st.toggle("Fooled only", key=session.CLASS_FOOLED_ONLY, on_change=_first_page,
+                  help="Drawings made on the Fool it page to trick the network.")
         st.session_state[PAGE] = view.page
         st.number_input(f"Page (of {view.pages})", 1, view.pages, key=PAGE, width=140)
     if not view.tiles:

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 import cv2
 import numpy as np
 
-from mnist_core.lab.drawings import SavedDrawing
+from mnist_core.lab.drawings import FOOLED, SavedDrawing
 from mnist_core.lab.store import RunStore
 
 #: (N, 28, 28, 1) float32 images in [0, 1] -> (N, 10) probabilities, e.g. Predictor.probabilities
@@ -171,7 +171,13 @@ class Tile:
         (visible from the back of a classroom), a green tick, or "…" while not read yet."""
         answer = (f":red[**✗ read as {self.predicted}**]" if self.wrong else
                   ":green[✓]" if self.predicted is not None else ":gray[…]")
-        return f"**{self.drawing.label}** {answer}"
+        # A drawing made to fool the network, tagged on the Fool it page.
+        fooled = " :orange-badge[:material/theater_comedy: fooled]" if self.fooled else ""
+        return f"**{self.drawing.label}** {answer}{fooled}"
+
+    @property
+    def fooled(self) -> bool:
+        return self.drawing.tag == FOOLED
 
 
 @dataclass(frozen=True)
@@ -204,7 +210,8 @@ class WallView:
 
 
 def wall_view(store: RunStore, cache: PredictionCache, ref: str, probabilities: Probabilities,
-              *, digit: int | None = None, wrong_only: bool = False, page: int = 1,
+              *, digit: int | None = None, wrong_only: bool = False,
+              fooled_only: bool = False, page: int = 1,
               per_page: int = 60, budget: int | None = 1024) -> WallView:
     """One refresh of the class wall: per-digit numbers for model `ref` over every drawing,
     and the `page`-th page of those that match the filters, newest first. Reads images only
@@ -218,6 +225,8 @@ def wall_view(store: RunStore, cache: PredictionCache, ref: str, probabilities: 
         keep &= labels == digit
     if wrong_only:
         keep &= (predictions != UNKNOWN) & (predictions != labels)
+    if fooled_only:
+        keep &= np.isin(ids, store.tagged_ids(FOOLED))
     matching = ids[keep][::-1]
     pages = max(1, -(-len(matching) // per_page))
     page = min(max(1, int(page)), pages)

@@ -3,6 +3,10 @@
 One `Predictor` per loaded model is shared by every browser session of a server. Its compiled
 functions have a fixed input signature, so TensorFlow traces them once and every later call
 is a plain graph execution, which is safe to run concurrently.
+
+`classify` gives only the probabilities: the Draw page calls it on every stroke of every
+student. Where the network looked (`explain`, `mnist_core.drawing.attribution`) costs more and
+is asked for once per drawing shown.
 """
 from __future__ import annotations
 
@@ -10,13 +14,13 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from mnist_core.data.dataset import NUM_CLASSES, float_images
 from mnist_core.drawing.preprocess import Prepared, to_mnist
 
 if TYPE_CHECKING:
+    from mnist_core.drawing.attribution import Attribution, Explainer
     from mnist_core.drawing.inside import InsideNetwork, InsideView
 
 
@@ -33,7 +37,6 @@ BATCH_SIZE = 128
 class Prediction:
     prepared: Prepared                      # the 28x28 image the network saw (or empty)
     probabilities: np.ndarray | None        # (10,) float32
-    saliency: np.ndarray | None             # (28, 28) in [0, 1]: pixels that drove the answer
 
     @property
     def digit(self) -> int | None:
@@ -52,19 +55,10 @@ class Predictor:
         spec = tf.TensorSpec((None, 28, 28, 1), tf.float32)
         self._probabilities = tf.function(lambda x: model(x, training=False),
                                           input_signature=[spec], autograph=False)
-
-        @tf.function(input_signature=[spec], autograph=False)
-        def saliency(x):
-            # Gradient of the winning class' probability with respect to each input pixel.
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                probs = model(x, training=False)
-                top = tf.reduce_max(probs, axis=1)
-            return probs, tape.gradient(top, x)
-
-        self._saliency = saliency
         self._inside: InsideNetwork | None = None   # built on first use (see `inside`)
         self._inside_lock = threading.Lock()
+        self._explainer: Explainer | None = None    # likewise, on first use (see `explain`)
+        self._explainer_lock = threading.Lock()
 
     def probabilities(self, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """(N, 28, 28, 1) floats in [0, 1], or uint8 pixels 0-255 -> (N, 10), `batch_size`
@@ -76,18 +70,30 @@ class Predictor:
                  for start in range(0, len(images), batch_size)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def classify(self, image: np.ndarray, with_saliency: bool = True) -> Prediction:
-        """Any canvas/image array -> the prediction, or an empty result if nothing is drawn."""
+    def classify(self, image: np.ndarray) -> Prediction:
+        """Any canvas/image array -> the prediction, or an empty result if nothing is drawn.
+        Only the probabilities: this runs on every stroke of every student; where it looked
+        is `explain`, asked for once per drawing shown."""
         prepared = to_mnist(image)
         if prepared.empty:
-            return Prediction(prepared, None, None)
-        if not with_saliency:
-            return Prediction(prepared, self.probabilities(prepared.batch())[0], None)
-        probs, grad = self._saliency(prepared.batch())
-        # Raw gradients are speckled; a light blur shows regions rather than single pixels.
-        heat = cv2.GaussianBlur(np.abs(grad.numpy()[0, :, :, 0]), (3, 3), 0.8)
-        heat = heat / heat.max() if heat.max() > 0 else heat
-        return Prediction(prepared, probs.numpy()[0], heat.astype(np.float32))
+            return Prediction(prepared, None)
+        return Prediction(prepared, self.probabilities(prepared.batch())[0])
+
+    def explain(self, prepared: Prepared, method: str | None = None,
+                digit: int | None = None) -> Attribution | None:
+        """Where the network looked for `digit` (the predicted one when None), by `method`
+        (`mnist_core.drawing.attribution.METHODS`; its default when None), or None for an empty
+        drawing. Its functions are traced once per predictor, on first use, and shared."""
+        if prepared.empty:
+            return None
+        with self._explainer_lock:
+            if self._explainer is None:
+                from mnist_core.drawing.attribution import Explainer
+
+                self._explainer = Explainer(self.model)
+        from mnist_core.drawing.attribution import DEFAULT_METHOD
+
+        return self._explainer.explain(prepared.image, method or DEFAULT_METHOD, digit)
 
     def inside(self, prepared: Prepared) -> InsideView | None:
         """Every layer's output for a drawing (`mnist_core.drawing.inside.InsideView`), or None

@@ -70,6 +70,7 @@ class PredictorCache:
             from mnist_core.drawing.synthetic import drawn_digits
 
             images, _ = drawn_digits(1, seed=0)
-            self.get(ref).classify(images[0])
+            predictor = self.get(ref)
+            predictor.explain(predictor.classify(images[0]).prepared)   # "Where it looked" too
         except Exception as e:  # surfaced on first real use; never kills the server
             self.warm_error = str(e) or type(e).__name__

@@ -25,7 +25,8 @@ from mnist_core.training.loop import train
 from mnist_core.training.progress import Progress
 
 #: Progress methods a child may call on its parent's mirror (nothing else is ever called).
-_MIRRORED = frozenset({"update", "begin", "begin_epoch", "end_batch", "end_epoch"})
+_MIRRORED = frozenset({"update", "begin", "begin_epoch", "end_batch", "end_epoch",
+                       "end_learning"})
 _FLUSH_SECONDS = 0.1     # how often a child sends its progress (and how stale a mirror can be)
 _PARENT_POLL_SECONDS = 0.5
 #: The error a run records when the server died while its child trained.
@@ -261,6 +262,10 @@ class _ForwardingProgress(RecordingProgress):
     def end_epoch(self, record: dict) -> None:
         super().end_epoch(record)
         self._forward("end_epoch", (record,), flush=True)
+
+    def end_learning(self, record: dict) -> None:
+        super().end_learning(record)   # a few kilobytes of numpy arrays: pickled as they are
+        self._forward("end_learning", (record,), flush=True)
 
 
 def _send(sender, message) -> None:

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS drawings (
     model TEXT,
     image BLOB NOT NULL,
     hash TEXT,
-    device TEXT
+    device TEXT,
+    tag TEXT
 );
 CREATE TABLE IF NOT EXISTS deleted_drawings (
     id INTEGER PRIMARY KEY,
@@ -58,7 +59,8 @@ CREATE TABLE IF NOT EXISTS deleted_drawings (
     hash TEXT,
     deleted_at REAL NOT NULL,
     batch TEXT NOT NULL,
-    device TEXT
+    device TEXT,
+    tag TEXT
 );
 CREATE INDEX IF NOT EXISTS deleted_drawings_batch ON deleted_drawings (batch);
 CREATE TABLE IF NOT EXISTS lab_settings (
@@ -77,6 +79,7 @@ _DRAWING_INDEXES = """
 CREATE UNIQUE INDEX IF NOT EXISTS drawings_hash ON drawings (hash);
 CREATE INDEX IF NOT EXISTS drawings_device ON drawings (device);
 CREATE INDEX IF NOT EXISTS drawings_label ON drawings (label);
+CREATE INDEX IF NOT EXISTS drawings_tag ON drawings (tag);
 """
 
 
@@ -148,6 +151,7 @@ class LabDatabase:
             db.executescript(_SCHEMA)
             _add_drawing_hashes(db)
             _add_device_columns(db)
+            _add_tag_columns(db)
             db.executescript(_DRAWING_INDEXES)
             _write_check(db)
 
@@ -336,6 +340,17 @@ def _add_device_columns(db: sqlite3.Connection) -> None:
                 if "device" not in {r["name"] for r in
                                     db.execute(f"PRAGMA table_info({table})")}:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN device TEXT")
+
+
+def _add_tag_columns(db: sqlite3.Connection) -> None:
+    """Migrate a database from before tagged drawings (a drawing that fooled the network is
+    tagged "fooled"): drawings saved before it have no tag."""
+    for table in ("drawings", "deleted_drawings"):
+        if "tag" not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
+            with immediate(db):
+                if "tag" not in {r["name"] for r in
+                                 db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN tag TEXT")
 
 
 def _add_drawing_hashes(db: sqlite3.Connection) -> None:

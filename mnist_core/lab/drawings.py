@@ -17,7 +17,11 @@ from mnist_core import settings
 from mnist_core.lab.db import LabDatabase, StoreError, image_hash, immediate
 from mnist_core.lab.devices import device_tag
 
-_DRAWING_COLUMNS = "id, created_at, label, predicted, model, image, hash, device"
+_DRAWING_COLUMNS = "id, created_at, label, predicted, model, image, hash, device, tag"
+#: The tag of a drawing saved from the Fool it page: the model read it as `predicted` although
+#: it still shows its `label` (mnist_core.drawing.fooling_challenge).
+FOOLED = "fooled"
+TAGS = (FOOLED,)
 #: The lab_settings row holding the salt of device tags (mnist_core.lab.devices.device_tag).
 DEVICE_SALT = "device_salt"
 #: How long deleted drawings can be restored ("Undo" on the Class page), in seconds.
@@ -50,6 +54,7 @@ class SavedDrawing:
     predicted: int | None      # what the saving student's model answered
     model: str | None          # that model's ref ("bundled" or a run id)
     image: np.ndarray          # uint8 (28, 28), 0 = background
+    tag: str | None = None     # FOOLED, or None for an ordinary drawing
 
 
 #: What a damaged row shows (mid-grey): visible on the class wall, so the teacher can delete it,
@@ -66,7 +71,8 @@ class DrawingsStore(LabDatabase):
     # transaction, so two writers (threads or processes) cannot both slip past either check.
 
     def add_drawing(self, image: np.ndarray, label: int, predicted: int | None,
-                    model: str | None, device: str | None = None) -> int:
+                    model: str | None, device: str | None = None,
+                    tag: str | None = None) -> int:
         """Keep a user's drawing (the 28x28 image the network saw) with its true label.
 
         Returns the new drawing's id. Raises `DuplicateDrawing` (a StoreError: the pages show
@@ -74,8 +80,11 @@ class DrawingsStore(LabDatabase):
         `DrawingLimitReached` when the class set is full, or when `device` (the saving
         client's, mnist_core.lab.devices; None for the CLI and scripts) holds its share of it
         already; nothing is written then. The store keeps only a salted digest of `device`.
+        `tag`: FOOLED for a drawing that fooled the network (None otherwise).
         """
-        tag = None if device is None else self._device_tag(device)
+        if tag is not None and tag not in TAGS:
+            raise ValueError(f"unknown drawing tag {tag!r}")
+        device_tag = None if device is None else self._device_tag(device)
         label = _digit(label)
         pixels = np.clip(np.asarray(image, np.float32).reshape(28, 28) * 255, 0, 255)
         data = pixels.round().astype(np.uint8).tobytes()
@@ -92,15 +101,17 @@ class DrawingsStore(LabDatabase):
                     "teacher can export them on the Class page and delete some, or raise the "
                     f"limit with the environment variable {settings.MAX_DRAWINGS_ENV}")
             share = settings.max_drawings_per_device()
-            if tag is not None and db.execute("SELECT COUNT(*) FROM drawings WHERE device = ?",
-                                              (tag,)).fetchone()[0] >= share:
+            if device_tag is not None and db.execute(
+                    "SELECT COUNT(*) FROM drawings WHERE device = ?",
+                    (device_tag,)).fetchone()[0] >= share:
                 raise DrawingLimitReached(
                     f"this device has saved {share:,} drawings, the most one device may keep "
                     f"(1/{settings.DEVICE_SHARE_OF_DRAWINGS} of the class set's "
                     f"{cap:,}). The teacher can delete some on the Class page")
             cur = db.execute("INSERT INTO drawings (created_at, label, predicted, model, image, "
-                             "hash, device) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (time.time(), label, predicted, model, data, digest, tag))
+                             "hash, device, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (time.time(), label, predicted, model, data, digest, device_tag,
+                              tag))
             return int(cur.lastrowid)
 
     def _device_tag(self, device: str) -> str:
@@ -180,6 +191,13 @@ class DrawingsStore(LabDatabase):
                                   f"({', '.join('?' * len(part))})", part).fetchall()
                 found.update((r["id"], _saved(r)) for r in rows)
         return [found[i] for i in ids if i in found]
+
+    def tagged_ids(self, tag: str) -> np.ndarray:
+        """The ids of the drawings tagged `tag` (the class wall's "fooled" filter)."""
+        with self.connect() as db:
+            rows = db.execute("SELECT id FROM drawings WHERE tag = ? ORDER BY id",
+                              (str(tag),)).fetchall()
+        return np.array([r[0] for r in rows], np.int64)
 
     def drawing_index(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, labels) of every drawing, by id, without images: cheap enough to read for
@@ -267,8 +285,9 @@ def _pixels(blob) -> np.ndarray | None:
 
 def _saved(row: sqlite3.Row) -> SavedDrawing:
     pixels = _pixels(row["image"])
+    tag = row["tag"] if row["tag"] in TAGS else None   # an unknown tag shows as none
     return SavedDrawing(row["id"], row["created_at"], row["label"], row["predicted"],
-                        row["model"], UNREADABLE if pixels is None else pixels)
+                        row["model"], UNREADABLE if pixels is None else pixels, tag)
 
 
 

@@ -94,3 +94,64 @@ def clearly_better(best_accuracy: float, final_accuracy: float, images: int) -> 
     keep?")."""
     noise = math.sqrt(max(final_accuracy * (1.0 - final_accuracy), 0.0) / max(images, 1))
     return best_accuracy - final_accuracy > noise
+
+
+#: The test image every run watches learn ("Watch it learn" on the Train page): a 7 with a
+#: short top and a long straight stem, so close to a 1 that the tutorial CNN, trained on 12,000
+#: images, read it as a 1 after its first two epochs and as a 7 from the third on (its
+#: probability rising 0.09, 0.15, 0.22, 0.66, 0.84, 0.95): the ten probabilities visibly move,
+#: where an easy digit would be right and sure after one epoch and the strip would show
+#: nothing. Among the first test images, so that runs limited to a few hundred images (tests,
+#: quick demos) watch it too.
+WATCHED_TEST_DIGIT = 111
+
+
+def watched_digit(x_test, y_test, x_fallback=None, y_fallback=None):
+    """(image (28, 28, 1), label) that a run watches: test image WATCHED_TEST_DIGIT, or the
+    first test image if the test set is shorter, or the first of the fallback images (a
+    Kaggle CSV has no labelled test set: its validation images); None if there are none."""
+    for x, y in ((x_test, y_test), (x_fallback, y_fallback)):
+        if x is not None and y is not None and len(x) and len(y):
+            index = WATCHED_TEST_DIGIT if WATCHED_TEST_DIGIT < min(len(x), len(y)) else 0
+            return np.asarray(x[index], np.float32), int(y[index])
+    return None
+
+
+def first_conv_kernels(model) -> np.ndarray | None:
+    """The first Conv2D's kernel (k, k, in, filters) as float32, or None without one."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            return np.array(layer.kernel, np.float32)
+    return None
+
+
+class EpochSnapshots(keras.callbacks.Callback):
+    """Records, for "Watch it learn", once before the first epoch (epoch 0: the random start,
+    the picture the others are compared with) and after every complete epoch: the first
+    Conv2D's kernels and the ten probabilities of one fixed digit (`image` and its `label`,
+    from `watched_digit`; the epoch 0 record also carries both, as uint8 pixels, for the page
+    to show). One forward pass of one image: negligible beside an epoch."""
+
+    def __init__(self, progress: Progress, image: np.ndarray, label: int) -> None:
+        super().__init__()
+        self.progress, self.label = progress, int(label)
+        self.image = np.asarray(image, np.float32).reshape(1, 28, 28, 1)
+
+    def on_train_begin(self, logs=None):
+        self.batches = 0
+        self.record(0, image=(self.image[0, ..., 0] * 255).round().astype(np.uint8),
+                     label=self.label)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches = batch + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training and self.batches < (self.params.get("steps") or 0):
+            return  # stopped mid-epoch: not a complete epoch (as LiveMetrics)
+        self.record(epoch + 1)
+
+    def record(self, epoch: int, **extra) -> None:
+        """Add the record of `epoch` (with `extra` fields) to the progress, from the model now."""
+        probabilities = np.asarray(self.model(self.image, training=False), np.float32)[0]
+        self.progress.end_learning({"epoch": epoch, "kernels": first_conv_kernels(self.model),
+                                    "probabilities": probabilities, **extra})

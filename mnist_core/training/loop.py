@@ -133,7 +133,7 @@ def fit(model, train_ds, validation: tuple[np.ndarray, np.ndarray] | None, *, op
         label_smoothing: float, epochs: int, batch_size: int, batches_per_epoch: int,
         progress: Progress, stop_event: threading.Event, keep: str = KEEP_FINAL,
         start: tuple[list, float] | None = None, validation_accuracy=None,
-        steps_per_execution: int = 1) -> bool:
+        steps_per_execution: int = 1, watch: tuple[np.ndarray, int] | None = None) -> bool:
     """The one fit step of training and fine-tuning: compile `model` (cross-entropy, with
     `label_smoothing`; `train_ds` must then have one-hot labels, see `one_hot_labels`), train
     it for `epochs` with the lab's callbacks (live progress, Stop, best weights), then choose
@@ -147,7 +147,9 @@ def fit(model, train_ds, validation: tuple[np.ndarray, np.ndarray] | None, *, op
       unless an earlier epoch was better by more than the validation set can tell apart
       (`callbacks.clearly_better`);
     - all epochs run, `keep` KEEP_BEST: the best epoch's, or `start`'s.
-    `start` = (weights, accuracy) makes the starting model a candidate (a fine-tune's)."""
+    `start` = (weights, accuracy) makes the starting model a candidate (a fine-tune's).
+    `watch`, one (28, 28, 1) image and its label, adds "Watch it learn" records to `progress`
+    (`callbacks.EpochSnapshots`)."""
     import keras
 
     from mnist_core.training import callbacks   # read at call time (tests replace KeepBest)
@@ -162,9 +164,10 @@ def fit(model, train_ds, validation: tuple[np.ndarray, np.ndarray] | None, *, op
               if y_val is not None and len(y_val) else None)
     keep_best = callbacks.KeepBest(*start) if start is not None else callbacks.KeepBest()
     progress.begin(epochs, batches_per_epoch)
+    watching = [] if watch is None else [callbacks.EpochSnapshots(progress, *watch)]
     model.fit(train_ds, epochs=epochs, validation_data=val_ds, verbose=0, shuffle=False,
               callbacks=[callbacks.StopOnRequest(stop_event),
-                         callbacks.LiveMetrics(progress, batch_size), keep_best])
+                         callbacks.LiveMetrics(progress, batch_size), keep_best, *watching])
 
     stopped = stop_event.is_set()
     if keep_best.best_weights is not None and val_ds is not None:
@@ -216,6 +219,9 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
     batches = math.ceil(len(x_tr) / config.batch_size)
     rate = learning_rate(config.schedule, config.learning_rate, batches * config.epochs)
     jitter = augmenter(config.augmentation, config.seed) if config.augment else None
+    from mnist_core.training.callbacks import watched_digit
+
+    watched = watched_digit(dataset.x_test, dataset.y_test, x_val, y_val)
     train_ds = dataset_pipeline(x_tr, y_tr, config.batch_size, shuffle_seed=config.seed,
                                 jitter=jitter, one_hot=one_hot_labels(config.label_smoothing))
     stopped = fit(model, train_ds, (x_val, y_val),
@@ -223,7 +229,8 @@ def train(config: TrainConfig, dataset: Dataset, progress: Progress | None = Non
                   label_smoothing=config.label_smoothing, epochs=config.epochs,
                   batch_size=config.batch_size, batches_per_epoch=batches, progress=progress,
                   stop_event=stop_event, keep=KEEP_FINAL,
-                  steps_per_execution=steps_per_execution(config.spec, config.batch_size))
+                  steps_per_execution=steps_per_execution(config.spec, config.batch_size),
+                  watch=watched)
 
     if stopped and not progress.snapshot().history:   # Start, then Stop: nothing to keep
         return TrainResult(None, config, "stopped", [], None, None, time.monotonic() - started,

@@ -10,6 +10,11 @@ import time
 from dataclasses import dataclass, field, replace
 
 
+#: At most this many "watch it learn" records are kept per run (epoch 0 and the latest ones):
+#: a few kilobytes each, so a run of many epochs stays small in memory and in every message.
+MAX_LEARNING_RECORDS = 51
+
+
 @dataclass
 class Snapshot:
     """A consistent copy of a run's progress, safe to read from any thread."""
@@ -32,6 +37,12 @@ class Snapshot:
     run_id: str | None = None
     test_accuracy: float | None = None
     test_loss: float | None = None
+    # "Watch it learn": one record per epoch, epoch 0 (random weights) first, each
+    # {"epoch": int, "kernels": the first Conv2D's (k, k, in, filters) float32 or None,
+    # "probabilities": the watched test digit's ten}; epoch 0's also has the digit's "image"
+    # (uint8 28x28) and "label" (mnist_core.training.callbacks.EpochSnapshots). Records are
+    # never changed once added, so snapshots share them.
+    learning: list[dict] = field(default_factory=list)
 
     @property
     def fraction_done(self) -> float:
@@ -75,6 +86,7 @@ class Progress:
             return replace(s, batch_loss=list(s.batch_loss), batch_accuracy=list(s.batch_accuracy),
                            batch_steps=list(s.batch_steps),
                            history=[dict(h) for h in s.history],
+                           learning=list(s.learning),
                            elapsed_seconds=time.monotonic() - self._started
                            if s.active else s.elapsed_seconds)
 
@@ -104,6 +116,15 @@ class Progress:
         with self._lock:
             self._state.epoch += 1
             self._state.history.append(record)
+
+    def end_learning(self, record: dict) -> None:
+        """Add one "watch it learn" record; beyond MAX_LEARNING_RECORDS, the oldest after
+        epoch 0 make way (the start is the picture a class compares with)."""
+        with self._lock:
+            learning = self._state.learning
+            learning.append(record)
+            if len(learning) > MAX_LEARNING_RECORDS:
+                del learning[1]
 
     def finish(self, status: str, **fields) -> None:
         with self._lock:

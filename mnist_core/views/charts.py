@@ -23,14 +23,6 @@ def enlarge(image: np.ndarray, factor: int = 8) -> np.ndarray:
     return np.kron(pixels, np.ones((factor, factor), np.uint8))
 
 
-def saliency_overlay(image: np.ndarray, heat: np.ndarray, factor: int = 8) -> np.ndarray:
-    """RGB: the digit in grey with the saliency in red/yellow on top, enlarged."""
-    grey = np.clip(image, 0, 1) * 0.5
-    rgb = np.stack([np.maximum(grey, heat), np.maximum(grey, heat ** 2 * 0.8), grey], axis=-1)
-    rgb = (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-    return np.kron(rgb, np.ones((factor, factor, 1), np.uint8))
-
-
 def feature_grid(maps: np.ndarray, columns: int = 8) -> np.ndarray:
     """(H, W, C) activations -> one uint8 image of C tiles, each scaled to its own range."""
     m = np.asarray(maps, np.float32)
@@ -294,3 +286,28 @@ def layer_figure(layer) -> Picture | go.Figure | None:
     if layer.kind == PROBABILITIES:
         return probability_bars(layer.values)
     return None
+
+
+def attribution_overlay(image: np.ndarray, values: np.ndarray, signed: bool,
+                        factor: int = 8) -> np.ndarray:
+    """RGB: where the network looked (`mnist_core.drawing.attribution`), over the digit.
+
+    The digit stays visible in dim grey with sharp pixels; the map is laid on it smoothly
+    (bilinear), so that a projector and a phone show blobs, not a grid. Signed maps use the
+    Inside page's colours: orange where the ink helped the answer, blue where it spoke against
+    it; an unsigned map is orange only. Opacity follows the map's strength."""
+    import cv2
+
+    side = image.shape[0] * factor
+    pixels = np.kron(np.clip(image, 0, 1).astype(np.float32), np.ones((factor, factor), np.float32))
+    grey = np.repeat((0.12 + 0.38 * pixels)[..., None], 3, axis=-1)
+    smooth = cv2.resize(np.asarray(values, np.float32), (side, side),
+                        interpolation=cv2.INTER_LINEAR)
+    rgb = grey
+    for colour, strength in ((POSITIVE, np.clip(smooth, 0, 1)),
+                             (NEGATIVE, np.clip(-smooth, 0, 1) if signed else None)):
+        if strength is None:
+            continue
+        alpha = strength[..., None]   # linear: faint areas stay faint, strong ones win
+        rgb = rgb * (1 - alpha) + np.asarray(colour, np.float32) / 255 * alpha
+    return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)

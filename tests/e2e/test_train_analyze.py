@@ -1,4 +1,5 @@
-"""Live training seen from several browsers, the confusion matrix, and every page's health."""
+"""Live training seen from several browsers (its curves and "Watch it learn"), the confusion
+matrix, and every page's health."""
 import re
 
 import pytest
@@ -70,6 +71,9 @@ def test_live_training_is_shared_survives_reload_and_finishes(new_page, server, 
     expect(student.get_by_text("fast · running")).to_be_visible(timeout=30_000)
     expect(student.get_by_role("button", name="Start training")).to_have_count(0)  # ...no Start
     assert len(wait_for_growth(student, times=1)) >= 2
+    # Watch it learn: a browser that joins late sees the strip from the random start on.
+    expect(student.get_by_text("Watch it learn")).to_be_visible()
+    expect(student.get_by_text("epoch 0", exact=True)).to_be_visible()
 
     with separate_chromium(teacher.context.browser, tmp_path) as (crashed, process):
         open_app(crashed, server, "Train")              # a third student's browser...
@@ -96,6 +100,8 @@ def test_live_training_is_shared_survives_reload_and_finishes(new_page, server, 
     settle(teacher)
     teacher.get_by_role("button", name="Start training").click()
     expect(teacher.get_by_text("done: test accuracy")).to_be_visible(timeout=120_000)
+    # Its strip, drawn live, ends with the kernels after its one epoch.
+    expect(teacher.get_by_text("epoch 1", exact=True)).to_be_visible()
     for p in (teacher, student, watcher):
         assert p.console.errors == []
 
