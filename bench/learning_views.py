@@ -1,6 +1,6 @@
 """What "Watch it learn" costs: the training's record per epoch, and the Train page's views.
 
-    python bench/learning_views.py [--n 50]
+    python bench/learning_views.py [--n 50] [--json PATH] [--dry-run]
 
 - `record`: one `EpochSnapshots` record (the first Conv2D's kernels and one forward pass of
   the watched digit), on a freshly built model of each preset: what each epoch pays.
@@ -10,31 +10,29 @@
 """
 from __future__ import annotations
 
-import argparse
-import statistics
-import sys
 import time
-from pathlib import Path
 
+import harness
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the lab, run from anywhere
 
-
-def timed(work, n: int) -> tuple[float, float]:
+def timed(work, n: int) -> harness.Spread:
+    """Milliseconds of `n` calls of `work`, after one to warm up."""
     work()
     times = []
     for _ in range(n):
         start = time.perf_counter()
         work()
-        times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times), max(times)
+        times.append(time.perf_counter() - start)
+    return harness.percentiles(times, 1000)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = harness.parser(__doc__)
     parser.add_argument("--n", type=int, default=50, help="timed repetitions")
     args = parser.parse_args()
+    harness.shrink(args, n=2)
+    presets = ("fast",) if args.dry_run else ("fast", "tutorial", "keras-example", "best")
     from mnist_core.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -46,30 +44,32 @@ def main() -> None:
     from mnist_core.training.progress import Progress
     from mnist_core.views.learning import SharedLearningViews
 
-    image = np.random.default_rng(0).random((28, 28, 1), np.float32)
-    for preset in ("fast", "tutorial", "keras-example", "best"):
-        model = build_model(get_preset(preset).config.spec, "float32")
-        callback = EpochSnapshots(Progress(), image, 7)
-        callback.set_model(model)
-        median, worst = timed(lambda c=callback: c.record(1), args.n)
-        kernels = callback.progress.snapshot().learning[-1]["kernels"]
-        print(f"record  {preset:14s} kernels {kernels.shape}: median {median:.2f} ms, "
-              f"max {worst:.2f} ms")
-        rng = np.random.default_rng(1)
-        for count in (5, 51):
-            learning = [{"epoch": e,
-                         "kernels": rng.normal(0, 0.2, kernels.shape).astype(np.float32),
-                         "probabilities": rng.dirichlet(np.ones(10)).astype(np.float32)}
-                        for e in range(count)]
-            learning[0] |= {"image": np.zeros((28, 28), np.uint8), "label": 7}
+    with harness.Report(args) as report:
+        image = np.random.default_rng(0).random((28, 28, 1), np.float32)
+        for preset in presets:
+            model = build_model(get_preset(preset).config.spec, "float32")
+            callback = EpochSnapshots(Progress(), image, 7)
+            callback.set_model(model)
+            ms = timed(lambda c=callback: c.record(1), args.n)
+            kernels = callback.progress.snapshot().learning[-1]["kernels"]
+            report.say(f"record  {preset:14s} kernels {kernels.shape}: median {ms.p50:.2f} ms, "
+                       f"max {ms.max:.2f} ms", step="record", preset=preset, ms=ms)
+            rng = np.random.default_rng(1)
+            for count in (5, 51):
+                learning = [{"epoch": e,
+                             "kernels": rng.normal(0, 0.2, kernels.shape).astype(np.float32),
+                             "probabilities": rng.dirichlet(np.ones(10)).astype(np.float32)}
+                            for e in range(count)]
+                learning[0] |= {"image": np.zeros((28, 28), np.uint8), "label": 7}
 
-            def build(learning=learning, count=count):
-                views = SharedLearningViews().get(object(), learning, count - 1)
-                plotly.io.to_json(views.probabilities, validate=False)
+                def build(learning=learning, count=count):
+                    views = SharedLearningViews().get(object(), learning, count - 1)
+                    plotly.io.to_json(views.probabilities, validate=False)
 
-            median, worst = timed(build, args.n)
-            print(f"build   {preset:14s} {count:2d} records: median {median:.2f} ms, "
-                  f"max {worst:.2f} ms")
+                ms = timed(build, args.n)
+                report.say(f"build   {preset:14s} {count:2d} records: median {ms.p50:.2f} ms, "
+                           f"max {ms.max:.2f} ms", step="build", preset=preset, records=count,
+                           ms=ms)
 
 
 if __name__ == "__main__":
