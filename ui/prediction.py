@@ -60,6 +60,9 @@ def show(prediction, model_ref: str) -> None:
                  help="What every layer of the network makes of this drawing")
     st.page_link(navigation.FOOL, label="Fool the network", icon=":material/theater_comedy:",
                  help="The fewest pixels that make it read this drawing as another digit")
+    st.page_link(navigation.MAP, label="Place it among 70,000 digits",
+                 icon=":material/scatter_plot:",
+                 help="Your drawing on a map of the MNIST digits, as the network sees them")
 
 
 #: On a phone Streamlit stacks columns: the drawing and its map stay side by side, to compare.
