@@ -72,6 +72,7 @@ CLASS_SELECTING = "class_selecting"       # select mode: a tick box under each d
 CLASS_SELECTED = "class_selected"         # ids ticked so far
 CLASS_UNDO = "class_undo"                 # the last deletion: (batch id, what it deleted)
 DELETE_MINUTES = "delete_minutes"         # "saved in the last N minutes"
+DELETE_ROUND = "class_delete_round"       # counts deletions and undos: a click from before is stale
 
 
 def relabel_key(drawing_id: int, label: int) -> str:

@@ -65,8 +65,14 @@ def _edit(drawing_id: int, seen_label: int, delete: bool) -> None:
         session.flash(f"Nothing changed: {e}.")
 
 
-def _delete_many(selected: bool) -> None:
-    """Delete the selected drawings, or those of the last N minutes; either can be undone."""
+def _delete_many(selected: bool, round_shown: int) -> None:
+    """Delete the selected drawings, or those of the last N minutes; either can be undone.
+    `round_shown`: the deletion round the button was drawn in. Streamlit can run a click's
+    callback again when a rerun (the wall's 2 s refresh) interrupts the run it started; a
+    replay that arrives after this deletion, or after its Undo, carries an older round and
+    must not delete again (it would delete what Undo just restored)."""
+    if round_shown != st.session_state.get(session.DELETE_ROUND, 0):
+        return
     store = resources.store()
     if not teacher.is_teacher():
         session.flash("Only the teacher can delete drawings (unlock in the sidebar).")
@@ -90,12 +96,18 @@ def _delete_many(selected: bool) -> None:
         # The first call's Undo must survive it.
         return
     st.session_state[UNDO] = (batch, f"{count:,} drawing{'s' * (count != 1)} ({what})")
+    _next_round()
+
+
+def _next_round() -> None:
+    st.session_state[session.DELETE_ROUND] = st.session_state.get(session.DELETE_ROUND, 0) + 1
 
 
 def _undo() -> None:
     if not teacher.is_teacher() or UNDO not in st.session_state:
         return
     batch, what = st.session_state.pop(UNDO)
+    _next_round()
     try:
         back = resources.store().restore_drawings(batch)
     except StoreError as e:
@@ -121,13 +133,15 @@ def delete_tools(store) -> None:
                               help="A tick box appears under each drawing.")
         if selecting:
             count = len(st.session_state.get(SELECTED, set()))
-            st.button(f"Delete the {count} selected", on_click=_delete_many, args=(True,),
+            st.button(f"Delete the {count} selected", on_click=_delete_many,
+                      args=(True, st.session_state.get(session.DELETE_ROUND, 0)),
                       disabled=count == 0, icon=":material/delete:")
         with st.container(horizontal=True, vertical_alignment="bottom"):
             minutes = st.number_input("Saved in the last (minutes)", 1, 24 * 60, 10,
                                       key=session.DELETE_MINUTES, width=200)
             recent = store.count_drawings_since(60 * minutes)
-            st.button(f"Delete these {recent:,}", on_click=_delete_many, args=(False,),
+            st.button(f"Delete these {recent:,}", on_click=_delete_many,
+                      args=(False, st.session_state.get(session.DELETE_ROUND, 0)),
                       disabled=recent == 0, icon=":material/delete:")
         st.caption("Deleted drawings can be restored with Undo for a day.")
 
@@ -185,9 +199,10 @@ def wall(store, model, can_edit: bool) -> None:
         st.info("No saved drawings yet: students save them from the Draw page.",
                 icon=":material/draw:")
         return
-    if view.pending:
-        st.caption(f":material/hourglass_top: Reading {view.pending:,} more drawings: the "
-                   "numbers fill in over the next refreshes.")
+    with st.container(key="pending_bar"):   # always there too: the expander below stays open
+        if view.pending:
+            st.caption(f":material/hourglass_top: Reading {view.pending:,} more drawings: the "
+                       "numbers fill in over the next refreshes.")
     with st.container(horizontal=True, gap="medium"):  # one row, on a phone too
         st.metric("Drawings", f"{view.total:,}", width="content")
         st.metric("Read right", "–" if view.accuracy is None else f"{view.accuracy:.1%}",
