@@ -12,10 +12,9 @@ from streamlit.errors import StreamlitAPIException
 from mnist_core.drawing import fooling_challenge as rules
 from mnist_core.drawing.fooling import ANY_OTHER, change_picture
 from mnist_core.drawing.strokes import render_strokes, stroke_width_fraction
-from mnist_core.lab.db import StoreError
 from mnist_core.lab.drawings import FOOLED
 from mnist_core.views import charts
-from ui import canvas, resources, session, teacher
+from ui import canvas, prediction, resources, session
 
 #: The target picker's choices: "any" (any other digit), then the digits.
 CHOICES = ["any", *range(10)]
@@ -154,20 +153,9 @@ def _during(started, progress, answer, model_ref: str) -> None:
 def save(image, digit: int, reading: int, model_ref: str) -> None:
     """Save a fooled drawing, labelled with the digit it shows, read as `reading`, tagged
     fooled; with the Draw page's limits (one save a second per device, the device's share)."""
-    store, device = resources.store(), teacher.device()
-    saves = resources.drawing_saves()
-    if store is None:
-        st.error(f"Not saved: {resources.store_error()}")
-    elif not saves.allow(device):
-        st.warning(f"Not saved: one drawing a second, please. Try again in "
-                   f"{max(saves.retry_after(device), 0.1):.1f} s.")
-    else:
-        try:
-            st.session_state[session.FOOL_SAVED] = store.add_drawing(
-                image, int(digit), int(reading), model_ref, device=device, tag=FOOLED)
-        except StoreError as e:
-            st.error(f"Not saved: {e}")
-            return
+    drawing_id = prediction.store_drawing(image, digit, int(reading), model_ref, tag=FOOLED)
+    if drawing_id is not None:
+        st.session_state[session.FOOL_SAVED] = drawing_id
         _rerun()
 
 

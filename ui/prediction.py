@@ -144,11 +144,13 @@ def where_it_looked(prediction, model_ref: str) -> None:
                       "and against it (blue).")
 
 
-def save(prediction, label: int, model_ref: str) -> None:
-    """Store the drawing with its true digit, then clear the canvas for the next one; or say,
-    right under the digits, why it was not stored."""
+def store_drawing(image, label: int, reading: int | None, model_ref: str,
+                  tag: str | None = None) -> int | None:
+    """Store a drawing for the class with the device's limits (one save a second per device,
+    whatever its tabs; the device's share of the store): its id, or None after saying, where
+    it is called, why it was not stored. Draw and Fool it save through here."""
     store, device = resources.store(), teacher.device()
-    saves = resources.drawing_saves()   # one a second per device, whatever its tabs
+    saves = resources.drawing_saves()
     if store is None:
         st.error(f"Not saved: {resources.store_error()}")
     elif not saves.allow(device):
@@ -156,11 +158,18 @@ def save(prediction, label: int, model_ref: str) -> None:
                    f"{max(saves.retry_after(device), 0.1):.1f} s.")
     else:
         try:
-            drawing_id = store.add_drawing(prediction.prepared.image, int(label),
-                                           prediction.digit, model_ref, device=device)
+            return store.add_drawing(image, int(label), reading, model_ref, device=device,
+                                     tag=tag)
         except StoreError as e:
             st.error(f"Not saved: {e}")
-            return
+    return None
+
+
+def save(prediction, label: int, model_ref: str) -> None:
+    """Store the drawing with its true digit, then clear the canvas for the next one; or say,
+    right under the digits, why it was not stored."""
+    drawing_id = store_drawing(prediction.prepared.image, label, prediction.digit, model_ref)
+    if drawing_id is not None:
         st.session_state[session.LAST_SAVE] = session.LastSave(
             drawing_id, int(label), session.canvas_generation())
         session.clear_canvas()
