@@ -28,7 +28,8 @@ def pick_drawings(predictor, dry_run: bool) -> list[tuple[str, np.ndarray, int]]
     """(where from, prepared 28x28 image, true digit): read right, then misread, per source."""
     from mnist_core.data.mnist import load_mnist
     from mnist_core.drawing.preprocess import to_mnist
-    from mnist_core.drawing.synthetic import drawn_digits, style_digits
+    from mnist_core.drawing.handwriting import style_digits
+    from mnist_core.drawing.synthetic import drawn_digits
 
     right, wrong = (2, 1) if dry_run else (4, 2)
     test = load_mnist().limit(200 if dry_run else 10_000)

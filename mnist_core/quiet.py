@@ -32,5 +32,5 @@ def skip_final_collection() -> None:
     its import leaves make Python's final garbage collection at exit a noticeable tail of every
     CLI command and of every app training run (the app waits for the child to exit). Frozen,
     they are left to the OS; open files are still flushed and atexit handlers still run
-    (docs/benchmarks.md, "Does reading MNIST during TensorFlow's import save time?")."""
+    (docs/benchmarks.md, "Does `fast` beat the Keras example?")."""
     gc.freeze()

@@ -125,7 +125,8 @@ def test_the_model_learns_flagged_ones_without_forgetting_mnist(mnist):
     assert {k: cfg[k] for k in ("from", "drawings", "held_out", "replay", "epochs", "seed")} == \
         {"from": base.record.id, "drawings": 80, "held_out": held, "replay": 3000, "epochs": 2,
          "seed": 0}
-    assert cfg["learning_rate"] == 3e-4
+    assert cfg["learning_rate"] == FineTuneConfig().learning_rate == 1e-3
+    assert (cfg["train_layers"], cfg["drawing_share"], cfg["keep_best"]) == ("top", 0.15, True)
     assert cfg["after"]["mnist_test_accuracy"] == record.test_accuracy == after.mnist_test_accuracy
     assert cfg["before"]["held_out_by_digit"]["1"] == before.held_out_by_digit[1]
     assert len(record.history) == 2 and "val_accuracy" in record.history[0]
@@ -160,10 +161,44 @@ def test_held_out_split_is_stratified_deterministic_and_keeps_single_drawings_fo
     ({"epochs": 0}, "epochs"), ({"learning_rate": 0.0}, "learning rate"),
     ({"learning_rate": float("nan")}, "learning rate"), ({"held_out_fraction": 0.9}, "held-out"),
     ({"replay": -1}, "replay"), ({"source": ""}, "which model"),
+    ({"drawing_share": 0.01}, "share"), ({"drawing_share": True}, "share"),
+    ({"train_layers": "middle"}, "train_layers"),
 ])
 def test_bad_settings_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         FineTuneConfig(**overrides).validate()
+
+
+def test_which_layers_learn():
+    """Batch norm never learns; "head" trains only the dense layers, "top" the last convolution
+    on, "all" everything else."""
+    import keras
+
+    from mnist_core.model.build import build_model
+
+    model = build_model(preset_config("best").spec, "float32")
+    layers = model.layers
+    frozen = {w: set(map(id, finetune._layers_to_freeze(model, w))) for w in ("head", "top", "all")}
+    norms = {id(l) for l in layers if isinstance(l, keras.layers.BatchNormalization)}
+    first_dense = next(i for i, l in enumerate(layers) if isinstance(l, keras.layers.Dense))
+    last_conv = max(i for i, l in enumerate(layers) if isinstance(l, keras.layers.Conv2D))
+    assert frozen["all"] == norms
+    assert frozen["top"] == norms | {id(l) for l in layers[:last_conv]}
+    assert frozen["head"] == norms | {id(l) for l in layers[:first_dense]}
+    assert frozen["all"] < frozen["top"] < frozen["head"]
+
+
+def test_a_bigger_drawing_share_repeats_the_drawings_more(small_data):
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 28, 28)).astype(np.float32)
+    labels = np.arange(40) % 10
+    counts = {}
+    for share in (0.15, 0.5):
+        mix = finetune_data.training_mix(x, labels, small_data, held_out_fraction=0.25,
+                                         replay=600, augment=False, seed=0, drawing_share=share)
+        counts[share] = len(mix.y_fit) - mix.replay
+        assert counts[share] / len(mix.y_fit) == pytest.approx(share, abs=0.05)
+    assert counts[0.5] > 3 * counts[0.15]
 
 
 def test_fewer_than_ten_drawings_are_refused_with_a_clear_message(small_data):
@@ -265,6 +300,7 @@ def test_cli_finetune_json_then_the_run_is_listed(small_data, tmp_path, capsys, 
     assert [(r["id"], r["preset"], r["has_model"]) for r in runs] == \
         [(out["run_id"], "fine-tune", True)]
     assert main(["finetune", "--from", out["run_id"], "--epochs", "1", "--replay", "300",
+                 "--layers", "head", "--share", "0.3",
                  "--data", str(data)]) == 0                     # from a fine-tuned run
     text = capsys.readouterr().out
     assert f"fine-tuned from {out['run_id']} on 16 drawings" in text and "MNIST test set" in text

@@ -144,9 +144,10 @@ def test_bundled_best_model_is_listed_block_by_block(bundled_model, drawing):
     view = Predictor(bundled_model).inside(drawing)
     maps = [la.shape for la in view.layers if la.kind == MAPS]
     assert maps[0] == (28, 28, 32) and maps[-1] == (7, 7, 128) and len(maps) == 21
-    assert [la.layer_type for la in view.layers[1:4]] == ["Conv2D", "BatchNormalization", "ReLU"]
+    assert [la.layer_type for la in view.layers[1:4]] == ["Conv2D", "BatchNormalization",
+                                                           "Activation"]
     assert [la.kind for la in view.layers[-3:]] == [VECTOR, SAME, PROBABILITIES]
-    relu = next(la for la in view.layers if la.layer_type == "ReLU")
+    relu = next(la for la in view.layers if la.layer_type == "Activation")
     assert relu.values.min() >= 0 and "negative values become 0" in relu.caption
     dropout = next(la for la in view.layers if la.layer_type == "Dropout")
     assert dropout.caption.endswith("same as above (dropout is off when classifying)")

@@ -4,11 +4,13 @@ import hashlib
 import numpy as np
 import pytest
 
+from mnist_core.drawing.handwriting import (EVAL_SEED_BASE, Writer, style_digits,
+                                            style_strokes, train_seed, writers)
 from mnist_core.drawing.preprocess import to_mnist
+from mnist_core.drawing.style_search import style_accuracy
+from mnist_core.drawing.style_space import Params
 from mnist_core.drawing.styles import STYLES
-from mnist_core.drawing.synthetic import (CANVAS, EVAL_SEED_BASE, Writer, drawn_digits, render,
-                                  stroke_paths, style_accuracy, style_digits, style_strokes,
-                                  train_seed, writers)
+from mnist_core.drawing.synthetic import CANVAS, drawn_digits, render, stroke_paths
 
 REQUIRED = ["1-plain", "1-flag", "1-flag+base", "7-plain", "7-crossed", "7-hooked", "0-plain",
             "0-slashed", "0-dotted", "4-closed", "4-open", "9-straight", "9-curved", "2-loop",
@@ -67,7 +69,7 @@ def test_writers_are_plausible_people():
     for w in people:
         lo, hi = w.height
         assert 30 <= lo < hi <= 265 and lo >= 4 * w.pen     # a thick pen draws big
-        assert -0.35 <= w.slant <= 0.25
+        assert -0.42 <= w.slant <= 0.22
 
 
 def test_one_writer_draws_with_one_pen_and_within_the_canvas():
@@ -84,16 +86,23 @@ def test_one_writer_draws_with_one_pen_and_within_the_canvas():
 
 
 def test_the_continental_one_has_a_flag_not_a_bar():
-    """30-60% of the height long, rising steeply to the top: never a 7's horizontal bar."""
+    """30-100% of the stem long, rising at 20-70 degrees to the top: never a 7's flat bar."""
     _, template = STYLES["1-flag"]
     rng = np.random.default_rng(1)
+    lengths, angles = [], []
     for _ in range(200):
-        (flag, stem), = template(rng)
+        (flag, stem), = template(Params(rng))                # a fresh drawing's knobs each
         (x0, y0), (x1, y1) = flag
-        length = np.hypot(x1 - x0, y1 - y0)
-        assert 0.3 <= length <= 0.6
-        assert np.degrees(np.arctan2(y0 - y1, x1 - x0)) >= 40       # below the horizontal
+        lengths.append(np.hypot(x1 - x0, y1 - y0))
+        angles.append(np.degrees(np.arctan2(y0 - y1, x1 - x0)))   # y0 > y1: below the top
+        assert len(stem) == 3                                       # a (slightly bowed) stem
         assert stem[0] == (x1, y1) and stem[-1][1] == 1.0            # then down the stem
+        assert abs(stem[1][0]) <= 0.04 and stem[1][1] == 0.5
+    lengths, angles = np.array(lengths), np.array(angles)
+    assert (lengths >= 0.3 - 1e-9).all() and (lengths <= 1.0 + 1e-9).all()
+    assert (angles >= 20 - 1e-9).all() and (angles <= 70 + 1e-9).all()
+    assert lengths.min() < 0.4 and lengths.max() > 0.9           # the whole range is drawn
+    assert angles.min() < 30 and angles.max() > 60
 
 
 def test_every_style_is_taken_for_a_digit_by_preprocessing():
@@ -129,3 +138,19 @@ def test_the_bundled_model_reads_the_plain_styles(bundled_model):
     for name, r in results.items():
         assert r["n"] == 20 and r["digit"] == STYLES[name][0]
         assert r["accuracy"] >= 0.9, (name, r)
+
+
+@pytest.mark.parametrize("slant, aspect", [(-0.42, 1.35), (0.22, 0.7), (0.0, 1.0)])
+def test_a_writers_slant_and_width_do_not_flatten_the_flag(slant, aspect):
+    """The flag's angle is as drawn: a right-leaning, wide hand still draws 20-70 degrees
+    (flattened, a 1's flag would become a 7's bar)."""
+    writer = Writer(slant=slant, tilt_deg=0, wobble_deg=1e-6, height=(200, 201), pen=10,
+                    aspect=aspect, jitter=0.0, spread=0)
+    rng = np.random.default_rng(0)
+    for position, expected in ((0.0, 20), (1.0, 70)):
+        t = min(position, 1 - 1e-9)
+        params = Params(rng, {"flag_angle": (t, t + 1e-9), "flag_length": (0.5, 0.5 + 1e-9)})
+        (path,), _ = style_strokes("1-flag", writer, rng, params)
+        top = path[np.argmin(path[:, 1])]
+        dx, dy = top - path[0]
+        assert np.degrees(np.arctan2(-dy, dx)) == pytest.approx(expected, abs=4)

@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float)
     f.add_argument("--replay", type=int,
                    help="MNIST training images mixed in (default: 20 per drawing, >= 3,000)")
+    f.add_argument("--layers", dest="train_layers", choices=("head", "top", "all"),
+                   help="which layers learn (default: top, from the last convolution on)")
+    f.add_argument("--share", dest="drawing_share", type=float,
+                   help="the class drawings' share of each epoch's images (0.05-0.9)")
     f.add_argument("--seed", type=int)
     f.add_argument("--data", help="MNIST folder or mnist.npz (replay and test images)")
     f.add_argument("--json", action="store_true", help="print the result as one JSON object")

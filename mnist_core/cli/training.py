@@ -109,12 +109,10 @@ def cmd_finetune(args) -> int:
     from mnist_core.jobs.registry import JobRegistry
     from mnist_core.lab.store import RunStore
 
-    defaults = finetune.FineTuneConfig()
-    config = finetune.FineTuneConfig(
-        source=args.source, epochs=defaults.epochs if args.epochs is None else args.epochs,
-        learning_rate=defaults.learning_rate if args.learning_rate is None
-        else args.learning_rate, replay=args.replay,
-        seed=defaults.seed if args.seed is None else args.seed)
+    given = {name: getattr(args, name) for name in ("epochs", "learning_rate", "seed",
+                                                     "train_layers", "drawing_share")
+             if getattr(args, name, None) is not None}
+    config = finetune.FineTuneConfig(source=args.source, replay=args.replay, **given)
     config.validate()
     store = RunStore()
     finetune.check_ready(store, config.source)   # before loading MNIST: say it at once

@@ -197,7 +197,7 @@ def start_loading_mnist(path: str | os.PathLike | None = None, *,
 
     Why: a command-line run imports TensorFlow and then reads MNIST; both are mostly C code
     that lets go of the GIL, so on two cores the reading hides inside the import
-    (docs/benchmarks.md, "Does reading MNIST during TensorFlow's import save time?").
+    (docs/benchmarks.md, "Does `fast` beat the Keras example?").
     The thread never downloads (that needs Keras, and importing it from two threads at once
     invites deadlock): if it finds nothing, or anything goes wrong, the waiter runs the
     caller's own `load_mnist`, which says what is wrong, or downloads."""

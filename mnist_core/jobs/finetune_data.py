@@ -45,7 +45,7 @@ class TrainingMix:
 
 def training_mix(x: np.ndarray, labels: np.ndarray, dataset: Dataset, *,
                  held_out_fraction: float, replay: int | None, augment: bool,
-                 seed: int) -> TrainingMix:
+                 seed: int, drawing_share: float = DRAWING_SHARE) -> TrainingMix:
     """The mix for drawings `x` (float (N, 28, 28)) with `labels`, replaying MNIST training
     images of `dataset` (`replay` of them, None: `replay_size`'s rule); the copies jittered if
     `augment`. Everything random follows `seed`."""
@@ -64,7 +64,7 @@ def training_mix(x: np.ndarray, labels: np.ndarray, dataset: Dataset, *,
         x_val, y_val = float_images(dataset.x_train[val_idx]), dataset.y_train[val_idx]
 
     x_draw, y_draw = x[train_idx], labels[train_idx]
-    copies = int(np.clip(round(DRAWING_SHARE / (1 - DRAWING_SHARE) * n_replay / len(y_draw)),
+    copies = int(np.clip(round(drawing_share / (1 - drawing_share) * n_replay / len(y_draw)),
                          1, MAX_COPIES))
     x_parts = [x_draw] + [jitter(x_draw, rng) if augment else x_draw
                           for _ in range(copies - 1)]

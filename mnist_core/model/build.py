@@ -46,9 +46,14 @@ def _build(spec: ModelSpec):
 
     spec.table()  # refuses anything that cannot reach 10 classes
     last = len(spec.layers) - 1
-    return keras.Sequential([keras.Input(INPUT_SHAPE)] +
-                            [_layer(l, i == last) for i, l in enumerate(spec.layers)],
-                            name=keras_name(spec.name) or "custom")
+    # Functional, not Sequential: Keras reloads a saved Sequential by calling every layer
+    # again for each one added, and a layer called many times has no single output for the
+    # Inside page, the neuron view and the digit map to read.
+    inputs = keras.Input(INPUT_SHAPE)
+    x = inputs
+    for i, layer_spec in enumerate(spec.layers):
+        x = _layer(layer_spec, i == last)(x)
+    return keras.Model(inputs, x, name=keras_name(spec.name) or "custom")
 
 
 _policy_lock = threading.Lock()
@@ -69,7 +74,7 @@ def resolve_precision(precision: str = "auto") -> str:
     """"auto" -> mixed_bfloat16 on a CPU that computes bfloat16 natively (AVX512-BF16/AMX),
     where it trains faster; float32 elsewhere: emulated bfloat16 is slower than float32, and
     on a GPU these small networks train no faster in bfloat16 while compiling longer
-    (docs/benchmarks.md, "Does mixed precision pay off?")."""
+    (docs/benchmarks.md, "Precision, `fast`'s design, steps per execution")."""
     if precision in ("float32", "mixed_bfloat16"):
         return precision
     if precision != "auto":

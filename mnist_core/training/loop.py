@@ -97,7 +97,8 @@ def dataset_pipeline(x, y, batch_size: int, *, shuffle_seed: int | None, jitter=
 # step such as `fast`'s, nothing beside a `best` step. So cheap steps run in groups of about
 # this much work, at most MAX_STEPS_PER_EXECUTION at a time. Callbacks (live curves, a Stop
 # request) run after each group, which stays well under a second even on a slow laptop,
-# inside the live view's 2 s refresh (docs/benchmarks.md, "Steps per execution").
+# inside the live view's 2 s refresh (docs/benchmarks.md, "Precision, `fast`'s design, steps
+# per execution").
 MULTIPLY_ADDS_PER_EXECUTION = 800_000_000
 MAX_STEPS_PER_EXECUTION = 8
 

@@ -59,7 +59,7 @@ KERAS_EXAMPLE = _spec("keras-example",
 # trained a little longer, in far less time) and a warm-up/cosine rate. The first convolution,
 # 5x5 with stride 2, downsamples at once: a full-resolution first stage is little arithmetic
 # over large maps, memory traffic that slows CPUs without AVX-512 most (docs/benchmarks.md,
-# "What makes `fast` fast?"). 28 -> 12 -> 10 -> 5; 800 -> 128 -> 10
+# "Precision, `fast`'s design, steps per execution"). 28 -> 12 -> 10 -> 5; 800 -> 128 -> 10
 FAST = _spec("fast",
              _conv(16, 5, stride=2), _conv(32, 3), layer("maxpool"), layer("flatten"),
              layer("dropout", rate=0.3), layer("dense", units=128), SOFTMAX)
@@ -111,13 +111,14 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
             "at once, mild augmentation, label smoothing, 8 epochs): 189k parameters, 99.5% in "
             "most runs, in a few minutes of training on a laptop.",
             # Peak rate 0.008, not 0.005: the same arithmetic, fewer runs end below 99.5% and
-            # the typical run is the same (docs/benchmarks.md, "Which peak rate for `lesson`?").
+            # the typical run is the same (docs/benchmarks.md, "Does `lesson` fit in one lesson?").
             LESSON, epochs=8, batch_size=128, learning_rate=8e-3, schedule="one-cycle",
             label_smoothing=0.1, augment=True,
             augmentation=Augmentation(rotation_degrees=8, zoom=0.08, shift=0.08),
             # float32, not "auto": mixed bfloat16 was at best a little faster for this network,
             # even on CPUs with native bfloat16, and its accuracy no better; too little to make
-            # a lesson depend on the CPU (docs/benchmarks.md, "Does mixed precision pay off?").
+            # a lesson depend on the CPU (docs/benchmarks.md, "Precision, `fast`'s design,
+            # steps per execution").
             precision="float32"),
     _preset("dense-only", "No convolution: Flatten, Dense 256, Dense 10. About as many "
             "parameters as the tutorial CNN (204k), to show what convolution buys: about "
