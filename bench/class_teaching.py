@@ -1,7 +1,8 @@
 """Does "Teach the model our handwriting" pay off for a class? Synthetic classes, measured.
 
     MNIST_DATA_DIR=../shared/mnist python bench/class_teaching.py
-        [--model assets/model.keras] [--regions assets/still_hard.json] [--classes 4] [--saved 75] [--unseen 40]
+        [--model assets/model.keras] [--regions assets/still_hard.json] [--classes 4]
+        [--saved 75] [--unseen 40]
         [--levers default,all-layers,...]
 
 Each class (`mnist_core.drawing.handwriting_class.make_class`) is a few writers sharing one hard

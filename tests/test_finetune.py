@@ -178,7 +178,8 @@ def test_which_layers_learn():
 
     model = build_model(preset_config("best").spec, "float32")
     layers = model.layers
-    frozen = {w: set(map(id, finetune._layers_to_freeze(model, w))) for w in ("head", "top", "all")}
+    frozen = {w: set(map(id, finetune._layers_to_freeze(model, w)))
+              for w in ("head", "top", "all")}
     norms = {id(l) for l in layers if isinstance(l, keras.layers.BatchNormalization)}
     first_dense = next(i for i, l in enumerate(layers) if isinstance(l, keras.layers.Dense))
     last_conv = max(i for i, l in enumerate(layers) if isinstance(l, keras.layers.Conv2D))

@@ -83,3 +83,23 @@ def test_hdf5_and_missing_files_are_refused(tmp_path):
         load_checked(tmp_path / "old.h5")
     with pytest.raises(ModelError, match="not found"):
         load_checked(tmp_path / "missing.keras")
+
+
+def test_a_model_saved_as_sequential_loads_as_functional_with_the_same_answers(tmp_path):
+    """Runs saved before the lab built functional models are Sequential: Keras reloads those by
+    calling each layer once per layer added, and Inside needs each layer called once."""
+    from mnist_core.drawing.inside import InsideNetwork
+
+    old = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                            keras.layers.BatchNormalization(), keras.layers.Flatten(),
+                            keras.layers.Dense(10, activation="softmax")], name="fast")
+    old.layers[1].set_weights([w + 0.5 for w in old.layers[1].get_weights()])  # not defaults
+    path = tmp_path / "old.keras"
+    old.save(path)
+    assert len(keras.saving.load_model(path).layers[0]._inbound_nodes) > 1   # the Keras quirk
+    model = load_checked(path)
+    assert not isinstance(model, keras.Sequential) and model.name == "fast"
+    assert all(len(layer._inbound_nodes) == 1 for layer in model.layers)
+    x = np.random.default_rng(0).random((3, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0), old.predict(x, verbose=0), atol=1e-6)
+    InsideNetwork(model)                                 # failed on the reloaded Sequential

@@ -54,4 +54,26 @@ def load_checked(path: Path):
     if in_shape != (28, 28, 1) or out_shape != (10,):
         raise ModelError(f"{path.name}: expects input {in_shape} and gives output {out_shape}; "
                          "an MNIST model takes (28, 28, 1) images and gives 10 probabilities")
-    return model
+    return as_functional(model)
+
+
+def as_functional(model):
+    """A Sequential model rebuilt as a functional one with the same layers' configurations and
+    weights (others unchanged). Keras reloads a saved Sequential by calling every layer again
+    for each layer added; a layer called many times has no single output for the Inside page,
+    the neuron view and the digit map to read. Models saved before the lab built functional
+    models are Sequential."""
+    import keras
+
+    if not isinstance(model, keras.Sequential):
+        return model
+    inputs = keras.Input(tuple(model.inputs[0].shape[1:]))
+    x, fresh = inputs, []
+    for layer in model.layers:
+        twin = layer.__class__.from_config(layer.get_config())
+        x = twin(x)
+        fresh.append((twin, layer))
+    rebuilt = keras.Model(inputs, x, name=model.name)
+    for twin, layer in fresh:
+        twin.set_weights(layer.get_weights())
+    return rebuilt
